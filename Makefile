@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/abgate demo
+	$(VENV)/bin/abgate train --if-empty
+	$(VENV)/bin/abgate models
 
 test: $(STAMP)
 	$(PY) -m pytest
