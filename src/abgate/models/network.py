@@ -43,7 +43,7 @@ class DirectionModel(nn.Module):
                 f"{config.seq_len}"
             )
         self.config = config
-        self.features = MarketFeatures(config.seq_len)
+        self.features = MarketFeatures(config.seq_len, config.window)
         f = self.features.num_features
         # Fitted on the training split only (see fit_normaliser); saved with the weights.
         self.feat_mean: Tensor

@@ -79,30 +79,35 @@ def train_model(
 
     model = DirectionModel(config)
     model.fit_normaliser(x_train)
+    # Features have no parameters: compute them once, then train only the LSTM and head.
+    with torch.no_grad():
+        f_train = model.normalised_features(x_train)
+        f_val = model.normalised_features(x_val)
+    core = model.core
     opt = torch.optim.Adam(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        core.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     loss_fn = nn.BCEWithLogitsLoss()
     best_loss, best_epoch, best_state = float("inf"), 0, copy.deepcopy(model.state_dict())
     history: list[EpochReport] = []
     for epoch in range(1, config.epochs + 1):
         model.train()
-        perm = torch.randperm(len(x_train), generator=gen)
+        perm = torch.randperm(len(f_train), generator=gen)
         total, seen = 0.0, 0
         for i in range(0, len(perm), config.batch_size):
             idx = perm[i : i + config.batch_size]
             opt.zero_grad()
-            loss = loss_fn(model(x_train[idx]).squeeze(-1), y_train[idx])
+            loss = loss_fn(core(f_train[idx]).squeeze(-1), y_train[idx])
             loss.backward()
             # Daily returns have fat tails: one crash day can produce a gradient that undoes an
             # epoch of learning, so the norm is clipped.
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            nn.utils.clip_grad_norm_(core.parameters(), config.grad_clip)
             opt.step()
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
         model.eval()
         with torch.no_grad():
-            val_logits = model(x_val).squeeze(-1)
+            val_logits = core(f_val).squeeze(-1)
             val_loss = float(loss_fn(val_logits, y_val))
             val_acc = float(((val_logits > 0).float() == y_val).float().mean())
         report = EpochReport(epoch, config.epochs, total / max(seen, 1), val_loss, val_acc)
