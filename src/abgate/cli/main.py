@@ -11,7 +11,9 @@ import sys
 import click
 
 from abgate import __version__
+from abgate.cli.events import events_group
 from abgate.cli.models import models_command
+from abgate.cli.serve import serve_command
 from abgate.cli.train import train_command
 from abgate.errors import AbgateError
 
@@ -25,11 +27,14 @@ def cli() -> None:
     Typical first run:
       abgate train          # train both LSTM variants on the shipped market data
       abgate models         # show the registry
+      abgate serve          # the A/B gateway on 127.0.0.1:8080
     """
 
 
 cli.add_command(train_command)
 cli.add_command(models_command)
+cli.add_command(serve_command)
+cli.add_command(events_group)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,124 @@
+"""``abgate serve``: run the gateway (uvicorn, one worker, loopback by default)."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from pathlib import Path
+
+import click
+
+from abgate.errors import ConfigError
+from abgate.gateway.settings import load_server_settings
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command("serve")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Experiment YAML [default: built-in 70/30 experiment].",
+)
+@click.option("--host", default=None, help="Interface to bind [default: 127.0.0.1].")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port [default: 8080].")
+@click.option("--registry", default=None, help="Model registry folder [default: models].")
+@click.option("--events-db", default=None, help="SQLite event log [default: events.db].")
+@click.option(
+    "--durability",
+    type=click.Choice(["strict", "relaxed"]),
+    default=None,
+    help="strict: every event committed before the reply (default).",
+)
+@click.option(
+    "--admin-token",
+    default=None,
+    envvar="ABGATE_ADMIN_TOKEN",
+    help="Bearer token for admin calls [default: random, printed at start].",
+)
+@click.option(
+    "--expose", is_flag=True, help="Allow binding a non-loopback address (requires --admin-token)."
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+def serve_command(
+    config_path: Path | None,
+    host: str | None,
+    port: int | None,
+    registry: str | None,
+    events_db: str | None,
+    durability: str | None,
+    admin_token: str | None,
+    expose: bool,
+    log_level: str,
+) -> None:
+    """Serve the A/B experiment over the Open Inference Protocol (V2 REST).
+
+    \b
+    Without --config, serves `financial-ab-test-experiment`: calls to
+    `baseline-predictor` are split 70/30 with `enhanced-predictor`.
+    Settings also come from ABGATE_* environment variables.
+
+    \b
+    Example:
+      abgate serve --port 9000
+      curl localhost:9000/v2/models/baseline-predictor
+    """
+    import uvicorn  # imported here to keep `abgate --help` fast
+
+    from abgate.gateway.server import build_app
+
+    overrides = {
+        k: v
+        for k, v in {
+            "host": host,
+            "port": port,
+            "registry": registry,
+            "events_db": events_db,
+            "durability": durability,
+            "config": str(config_path) if config_path else None,
+        }.items()
+        if v is not None
+    }
+    generated = admin_token is None
+    overrides["admin_token"] = admin_token or secrets.token_urlsafe(24)
+    settings = load_server_settings(**overrides)
+    if not _is_loopback(settings.host):
+        if not expose:
+            raise ConfigError(
+                f"refusing to bind {settings.host}: not a loopback address; pass --expose "
+                "(with --admin-token) to serve other machines"
+            )
+        if generated:
+            raise ConfigError("--expose needs an explicit --admin-token (or ABGATE_ADMIN_TOKEN)")
+    app = build_app(settings)
+    if generated:
+        click.echo(f"admin token (this run only): {overrides['admin_token']}", err=True)
+    click.echo(
+        f"abgate gateway on http://{settings.host}:{settings.port}  "
+        f"(events: {settings.events_db}, durability: {settings.durability})",
+        err=True,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )

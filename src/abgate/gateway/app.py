@@ -1,0 +1,343 @@
+"""The gateway's HTTP surface: one route table, one error table, an ASGI entry point.
+
+Routes (Open Inference Protocol V2 plus abgate's experiment endpoints)::
+
+    GET  /v2/health/live                               liveness
+    GET  /v2/health/ready                              every model loaded
+    GET  /v2                                           server metadata
+    GET  /v2/models/{model}[/versions/{v}]             model metadata
+    GET  /v2/models/{model}[/versions/{v}]/ready       model readiness
+    POST /v2/models/{model}[/versions/{v}]/infer       inference (split when {model} is a default)
+    GET  /v2/experiments                               list experiments
+    GET  /v2/experiments/{experiment}                  status: weights, breakers, live accuracy
+    PUT  /v2/experiments/{experiment}/weights          set weights (admin token)
+    POST /v2/experiments/{experiment}/feedback         ground truth for earlier predictions
+    GET  /metrics                                      Prometheus exposition
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from abgate import __version__
+from abgate.errors import AbgateError, ProtocolError, StoreError
+from abgate.events.types import FeedbackItem
+from abgate.gateway.http import (
+    Receive,
+    Request,
+    Response,
+    Route,
+    Router,
+    Scope,
+    Send,
+    error_response,
+    json_response,
+)
+from abgate.gateway.protocol import OutputTensor, TensorSpec, encode_response, parse_infer_request
+from abgate.gateway.routing import format_route
+from abgate.gateway.service import Gateway
+
+log = logging.getLogger("abgate.gateway")
+
+SIGNAL_SPEC = TensorSpec("signal", "BYTES", (-1, 1))
+LOOPBACK = ("127.", "::1", "localhost")
+_JSON_TYPES = ("application/json", "application/octet-stream", "application/x-www-form-urlencoded")
+BODY_TIMEOUT_S = 30.0
+
+
+class GatewayApp:
+    """ASGI application around a :class:`Gateway`."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        registry: CollectorRegistry,
+        *,
+        admin_token: str | None,
+        max_body_bytes: int = 4 * 1024 * 1024,
+        open_feedback_on_loopback: bool = True,
+        on_startup: Callable[[], Awaitable[None]] | None = None,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    ):
+        self.gateway = gateway
+        self.registry = registry
+        self.admin_token = admin_token
+        self.max_body_bytes = max_body_bytes
+        self.open_feedback_on_loopback = open_feedback_on_loopback
+        self._on_startup = on_startup
+        self._on_shutdown = on_shutdown
+        # Request ids need uniqueness, not secrecy: os.urandom per request costs ~30 µs here.
+        self._ids = random.Random(os.urandom(16))
+        v = "/versions/{version}"
+        self.router = Router(
+            [
+                Route("GET", "/v2/health/live", self.live),
+                Route("GET", "/v2/health/ready", self.ready),
+                Route("GET", "/v2", self.server_metadata),
+                Route("GET", "/v2/models/{model}", self.model_metadata),
+                Route("GET", "/v2/models/{model}" + v, self.model_metadata),
+                Route("GET", "/v2/models/{model}/ready", self.model_ready),
+                Route("GET", "/v2/models/{model}" + v + "/ready", self.model_ready),
+                Route("POST", "/v2/models/{model}/infer", self.infer, True),
+                Route("POST", "/v2/models/{model}" + v + "/infer", self.infer, True),
+                Route("GET", "/v2/experiments", self.list_experiments),
+                Route("GET", "/v2/experiments/{experiment}", self.experiment_status),
+                Route("PUT", "/v2/experiments/{experiment}/weights", self.set_weights, True),
+                Route("POST", "/v2/experiments/{experiment}/feedback", self.feedback, True),
+                Route("GET", "/metrics", self.metrics),
+            ]
+        )
+
+    # ---- ASGI ------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def startup(self) -> None:
+        if self._on_startup is not None:
+            await self._on_startup()
+
+    async def shutdown(self) -> None:
+        if self._on_shutdown is not None:
+            await self._on_shutdown()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        client = scope.get("client")
+        request = Request(scope["method"], scope["path"], headers, client[0] if client else None)
+        route, params, exists = self.router.match(request.method, request.path)
+        if route is None:
+            if exists:
+                response = error_response(405, f"method {request.method} not allowed here")
+            else:
+                response = error_response(404, f"no route {request.path}")
+        else:
+            request.params = params
+            try:
+                if route.reads_body:
+                    request.body = await self._read_body(request, receive)
+                response = await route.handler(request)
+            except ProtocolError as exc:
+                response = error_response(exc.status_code, str(exc))
+            except StoreError as exc:
+                log.error("event log failure: %s", exc)
+                response = error_response(503, f"event log unavailable: {exc}")
+            except AbgateError as exc:
+                response = error_response(500, str(exc))
+            except Exception:
+                log.exception("unhandled error on %s %s", request.method, request.path)
+                response = error_response(500, "internal error (logged on the server)")
+        raw = [(b"content-type", response.content_type), *response.headers]
+        await send({"type": "http.response.start", "status": response.status, "headers": raw})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _read_body(self, request: Request, receive: Receive) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise ProtocolError("invalid Content-Length")
+            if int(declared) > self.max_body_bytes:
+                raise ProtocolError(
+                    f"body of {declared} bytes exceeds the limit of {self.max_body_bytes}", 413
+                )
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype and ctype not in _JSON_TYPES and not ctype.endswith("+json"):
+            raise ProtocolError(f"content type {ctype!r} not supported; send application/json", 415)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_S):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise ProtocolError("client disconnected", 400)
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_body_bytes:
+                        raise ProtocolError(
+                            f"body exceeds the limit of {self.max_body_bytes} bytes", 413
+                        )
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            raise ProtocolError(f"body not received within {BODY_TIMEOUT_S:g} s", 408) from None
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    # ---- health and metadata ---------------------------------------------------------------
+    async def live(self, request: Request) -> Response:
+        return json_response({"live": True})
+
+    async def ready(self, request: Request) -> Response:
+        return json_response({"ready": True})
+
+    async def server_metadata(self, request: Request) -> Response:
+        return json_response(
+            {
+                "name": "abgate",
+                "version": __version__,
+                "extensions": ["binary_tensor_data", "experiments", "feedback", "metrics"],
+            }
+        )
+
+    async def model_metadata(self, request: Request) -> Response:
+        rt = self.gateway.model_info(request.params["model"], request.params.get("version"))
+        info = rt.backend.info
+        return json_response(
+            {
+                "name": request.params["model"],
+                "versions": [info.version],
+                "platform": info.platform,
+                "inputs": [_spec(s) for s in info.inputs],
+                "outputs": [_spec(s) for s in (*info.outputs, SIGNAL_SPEC)],
+            }
+        )
+
+    async def model_ready(self, request: Request) -> Response:
+        self.gateway.model_info(request.params["model"], request.params.get("version"))
+        return json_response({"name": request.params["model"], "ready": True})
+
+    # ---- inference -------------------------------------------------------------------------
+    async def infer(self, request: Request) -> Response:
+        gw = self.gateway
+        h = request.headers
+        target = gw.resolve(
+            request.params["model"], request.params.get("version"), h.get("seldon-model")
+        )
+        spec_model = target.model or (target.experiment.fallback if target.experiment else "")
+        spec = gw.models[spec_model].backend.info.inputs[0]
+        req = parse_infer_request(request.body, h.get("inference-header-content-length"), spec)
+        request_id = req.id or h.get("x-request-id") or f"{self._ids.getrandbits(128):032x}"
+        served = await gw.infer(target, req.array, request_id, h.get("x-seldon-route"), h)
+        outputs = [
+            OutputTensor(
+                "probability_up", "FP32", (len(served.probabilities), 1), served.probabilities
+            ),
+            OutputTensor("signal", "BYTES", (len(served.signals), 1), served.signals),
+        ]
+        if req.requested_outputs is not None:
+            known = {o.name for o in outputs}
+            unknown = [n for n in req.requested_outputs if n not in known]
+            if unknown:
+                raise ProtocolError(f"unknown output(s) {unknown}; this model has {sorted(known)}")
+            outputs = [o for o in outputs if o.name in req.requested_outputs]
+        route = format_route(served.model, served.version)
+        header: dict[str, Any] = {
+            "model_name": f"{served.model}_{served.version}",
+            "model_version": served.version,
+            "id": request_id,
+            "parameters": {"assignment": served.assignment},
+        }
+        if served.fallback_reason:
+            header["parameters"]["fallback_reason"] = served.fallback_reason
+        body, head_len = encode_response(header, outputs, req.binary_outputs, req.binary_all)
+        extra = [
+            (b"x-seldon-route", route.encode()),
+            (b"x-request-id", request_id.encode("latin-1", "replace")),
+        ]
+        if head_len is not None:
+            extra.append((b"inference-header-content-length", str(head_len).encode()))
+            return Response(200, body, b"application/octet-stream", extra)
+        return Response(200, body, headers=extra)
+
+    # ---- experiments -----------------------------------------------------------------------
+    async def list_experiments(self, request: Request) -> Response:
+        return json_response(
+            {"experiments": [await self.gateway.status(n) for n in self.gateway.experiments]}
+        )
+
+    async def experiment_status(self, request: Request) -> Response:
+        return json_response(await self.gateway.status(request.params["experiment"]))
+
+    async def set_weights(self, request: Request) -> Response:
+        self._require_token(request)
+        doc = _json_object(request.body)
+        weights = doc.get("weights")
+        if not isinstance(weights, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in weights.values()
+        ):
+            raise ProtocolError('body must be {"weights": {"<model>": <number>, ...}}')
+        new = await self.gateway.set_weights(request.params["experiment"], weights)
+        return json_response({"name": request.params["experiment"], "weights": new})
+
+    async def feedback(self, request: Request) -> Response:
+        loopback = (request.client or "").startswith(LOOPBACK)
+        if not (self.open_feedback_on_loopback and loopback):
+            self._require_token(request)
+        doc = _json_any(request.body)
+        items_doc = doc.get("feedback") if isinstance(doc, dict) else doc
+        if not isinstance(items_doc, list) or not items_doc:
+            raise ProtocolError('body must be {"feedback": [{"id": "...", "truth": 0|1}, ...]}')
+        items = []
+        for raw in items_doc:
+            if not isinstance(raw, dict):
+                raise ProtocolError("each feedback item must be an object with id and truth")
+            items.append(FeedbackItem(raw.get("id"), raw.get("truth"), raw.get("reward")))  # type: ignore[arg-type]
+        result = await self.gateway.feedback(request.params["experiment"], items)
+        return json_response(
+            {
+                "accepted": result.accepted,
+                "unknown": list(result.unknown),
+                "duplicate": list(result.duplicate),
+                "invalid": list(result.invalid),
+            }
+        )
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(200, generate_latest(self.registry), CONTENT_TYPE_LATEST.encode())
+
+    def _require_token(self, request: Request) -> None:
+        if self.admin_token is None:
+            raise ProtocolError("admin API disabled: start the server with an admin token", 403)
+        auth = request.headers.get("authorization", "")
+        scheme, _, given = auth.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), self.admin_token.encode()
+        ):
+            raise ProtocolError("missing or wrong bearer token", 401)
+
+
+def _spec(s: TensorSpec) -> dict[str, Any]:
+    return {"name": s.name, "datatype": s.datatype, "shape": list(s.shape)}
+
+
+def _json_any(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"body is not valid JSON: {exc}") from None
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    doc = _json_any(body)
+    if not isinstance(doc, dict):
+        raise ProtocolError("body must be a JSON object")
+    return doc

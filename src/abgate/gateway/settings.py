@@ -1,0 +1,46 @@
+"""Server process settings, from ``ABGATE_<FIELD>`` environment variables or flags."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from abgate.errors import ConfigError
+from abgate.gateway.config import _problems
+
+
+class ServerSettings(BaseSettings):
+    """Process settings, from ``ABGATE_<FIELD>`` environment variables or keyword arguments."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ABGATE_", extra="forbid", frozen=True, use_attribute_docstrings=True
+    )
+
+    host: str = "127.0.0.1"
+    """Interface to bind; loopback unless exposure is intended."""
+    port: int = Field(default=8080, ge=0, le=65535)
+    """TCP port; 0 picks a free one."""
+    registry: str = "models"
+    """Directory of the model registry."""
+    config: str | None = None
+    """Experiment YAML file; ``None`` uses the built-in default experiment."""
+    events_db: str = "events.db"
+    """Event log location (SQLite file)."""
+    durability: Literal["strict", "relaxed"] = "strict"
+    """``strict``: an event is durable before the reply; ``relaxed``: writes are batched."""
+    admin_token: SecretStr | None = None
+    """Bearer token for admin endpoints; ``None`` disables them."""
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    """Largest accepted request body, in bytes."""
+    allow_open_feedback_on_loopback: bool = True
+    """Accept feedback without a token from loopback clients."""
+
+
+def load_server_settings(**overrides: Any) -> ServerSettings:
+    """Settings from the environment and ``overrides``; problems become ``ConfigError``."""
+    try:
+        return ServerSettings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(f"settings: {p}" for p in _problems(exc))) from exc

@@ -1,0 +1,1 @@
+"""Serving adapters for standard model servers (MLServer custom runtime)."""

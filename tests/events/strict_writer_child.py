@@ -1,0 +1,50 @@
+"""Child process for test_durability: records strict events forever, printing each id once acked.
+
+Usage: python strict_writer_child.py DB_PATH. The parent SIGKILLs it mid-stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from abgate.events import InferenceEvent, SQLiteEventLog
+
+WORKERS = 16
+
+
+async def main(path: str) -> None:
+    log = SQLiteEventLog(path, durability="strict")
+    await log.start()
+
+    async def worker(w: int) -> None:
+        i = 0
+        while True:
+            request_id = f"w{w}-{i}"
+            await log.record_inference(
+                InferenceEvent(
+                    ts=float(i),
+                    request_id=request_id,
+                    experiment="exp",
+                    model="baseline",
+                    version="1",
+                    assigned_model="baseline",
+                    assignment="split",
+                    unit_hash=None,
+                    input_sha256="0" * 64,
+                    probability=0.6,
+                    signal="buy",
+                    latency_ms=1.0,
+                    status=200,
+                )
+            )
+            # Printed only after the event's transaction committed: an acknowledgement.
+            sys.stdout.write(request_id + "\n")
+            sys.stdout.flush()
+            i += 1
+
+    await asyncio.gather(*(worker(w) for w in range(WORKERS)))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
