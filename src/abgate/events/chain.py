@@ -5,8 +5,11 @@ Every row (inference, feedback or admin) is one link::
     hash = sha256(prev_hash_hex_ascii || canonical_json(row))
 
 where ``canonical_json`` is the row's stored fields plus ``"event"`` (the table) and ``"seq"``,
-serialised by orjson with sorted keys and no whitespace (UTF-8, floats in shortest round-trip
-form). The first row's ``prev_hash`` is 64 zeros; ``chain_head`` holds the last ``seq`` and hash.
+serialised by orjson with sorted keys and no whitespace: UTF-8, floats in shortest round-trip
+form. orjson is the reference encoder; it agrees with ``json.dumps(sort_keys=True,
+separators=(",", ":"), ensure_ascii=False)`` except for some floats below 1e-4 (``0.00001`` where
+``json`` writes ``1e-05``, for instance). The first row's ``prev_hash`` is 64 zeros;
+``chain_head`` holds the last ``seq`` and hash.
 
 The chain detects a modified, deleted, inserted or reordered row and a truncated tail. Like any
 chain without an external anchor it cannot detect a rewrite of the whole tail by someone who also
