@@ -11,9 +11,11 @@ import sys
 import click
 
 from abgate import __version__
+from abgate.cli.analyze import analyze_command
 from abgate.cli.events import events_group
 from abgate.cli.models import models_command
 from abgate.cli.serve import serve_command
+from abgate.cli.stats import stats_group
 from abgate.cli.train import train_command
 from abgate.errors import AbgateError
 
@@ -35,6 +37,8 @@ cli.add_command(train_command)
 cli.add_command(models_command)
 cli.add_command(serve_command)
 cli.add_command(events_group)
+cli.add_command(analyze_command)
+cli.add_command(stats_group)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,9 @@
 """Read-side SQL of the SQLite event log: plain functions over a connection.
 
-Each aggregate is one range scan of a covering index (see schema.py); mirror traffic is never
-counted.
+Aggregates read the tally tables that triggers keep in step with the rows (schema version 2),
+so they cost the same for a thousand events or ten million. ``recount_*`` recompute the same
+numbers from the rows themselves (one range scan of a covering index each), to check the
+tallies. Mirror traffic is never counted.
 """
 
 from __future__ import annotations
@@ -11,6 +13,16 @@ from typing import Final
 
 from abgate.events.schema import INFERENCE_FIELDS
 from abgate.events.types import ModelTally
+
+_TALLY_SERVED: Final = """
+SELECT model, requests, errors, fallbacks FROM tally_served WHERE experiment = ?
+"""
+_TALLY_SCORES: Final = """
+SELECT model, scored, correct FROM tally_feedback WHERE experiment = ?
+"""
+_TALLY_ASSIGNED: Final = """
+SELECT model, assignments FROM tally_assigned WHERE experiment = ?
+"""
 
 _REQUESTS: Final = """
 SELECT model, count(*), sum(status >= 400), sum(assignment = 'fallback')
@@ -44,18 +56,33 @@ ORDER BY i.seq DESC LIMIT 1
 _FEEDBACK_COLUMNS: Final = ("seq", "ts", "truth", "reward", "correct")
 
 
-def tallies(conn: sqlite3.Connection, experiment: str) -> dict[str, ModelTally]:
+def _tallies(
+    conn: sqlite3.Connection, experiment: str, requests_sql: str, scores_sql: str
+) -> dict[str, ModelTally]:
     scores = {
-        model: (scored, correct) for model, scored, correct in conn.execute(_SCORES, (experiment,))
+        model: (scored, correct)
+        for model, scored, correct in conn.execute(scores_sql, (experiment,))
     }
     result: dict[str, ModelTally] = {}
-    for model, requests, errors, fallbacks in conn.execute(_REQUESTS, (experiment,)):
+    for model, requests, errors, fallbacks in conn.execute(requests_sql, (experiment,)):
         scored, correct = scores.get(model, (0, 0))
         result[model] = ModelTally(model, requests, errors, fallbacks, scored, correct)
     return result
 
 
+def tallies(conn: sqlite3.Connection, experiment: str) -> dict[str, ModelTally]:
+    return _tallies(conn, experiment, _TALLY_SERVED, _TALLY_SCORES)
+
+
+def recount_tallies(conn: sqlite3.Connection, experiment: str) -> dict[str, ModelTally]:
+    return _tallies(conn, experiment, _REQUESTS, _SCORES)
+
+
 def assignment_counts(conn: sqlite3.Connection, experiment: str) -> dict[str, int]:
+    return {model: count for model, count in conn.execute(_TALLY_ASSIGNED, (experiment,))}
+
+
+def recount_assignments(conn: sqlite3.Connection, experiment: str) -> dict[str, int]:
     return {model: count for model, count in conn.execute(_ASSIGNMENTS, (experiment,))}
 
 

@@ -15,7 +15,7 @@ from typing import Final, Literal
 from abgate.errors import StoreError
 
 APPLICATION_ID: Final = 0x61626731  # "abg1"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 GENESIS_HASH: Final = "0" * 64
 """``prev_hash`` of the first event of every log."""
 
@@ -123,7 +123,85 @@ CREATE TABLE chain_head (
 INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '{GENESIS_HASH}');
 """
 
-MIGRATIONS: Final = (_V1,)
+# Version 2: running sufficient statistics per (experiment, model), kept by triggers in the same
+# transaction as the rows they count, so an analysis reads a handful of rows however long the log
+# is. Mirror traffic is never counted. The backfill makes a version-1 log consistent.
+_V2: Final = """
+CREATE TABLE tally_served (
+    experiment      TEXT    NOT NULL,
+    model           TEXT    NOT NULL,
+    requests        INTEGER NOT NULL,
+    errors          INTEGER NOT NULL,
+    fallbacks       INTEGER NOT NULL,
+    latency_sum     REAL    NOT NULL,
+    latency_sumsq   REAL    NOT NULL,
+    PRIMARY KEY (experiment, model)
+) WITHOUT ROWID;
+CREATE TABLE tally_assigned (
+    experiment      TEXT    NOT NULL,
+    model           TEXT    NOT NULL,
+    assignments     INTEGER NOT NULL,
+    PRIMARY KEY (experiment, model)
+) WITHOUT ROWID;
+CREATE TABLE tally_feedback (
+    experiment      TEXT    NOT NULL,
+    model           TEXT    NOT NULL,
+    scored          INTEGER NOT NULL,
+    correct         INTEGER NOT NULL,
+    reward_n        INTEGER NOT NULL,
+    reward_sum      REAL    NOT NULL,
+    reward_sumsq    REAL    NOT NULL,
+    PRIMARY KEY (experiment, model)
+) WITHOUT ROWID;
+
+CREATE TRIGGER tally_inference AFTER INSERT ON inference
+WHEN NEW.experiment IS NOT NULL AND NEW.assignment != 'mirror'
+BEGIN
+    INSERT INTO tally_served
+    VALUES (NEW.experiment, NEW.model, 1, NEW.status >= 400, NEW.assignment = 'fallback',
+            NEW.latency_ms, NEW.latency_ms * NEW.latency_ms)
+    ON CONFLICT (experiment, model) DO UPDATE SET
+        requests = requests + 1,
+        errors = errors + excluded.errors,
+        fallbacks = fallbacks + excluded.fallbacks,
+        latency_sum = latency_sum + excluded.latency_sum,
+        latency_sumsq = latency_sumsq + excluded.latency_sumsq;
+    INSERT INTO tally_assigned
+    SELECT NEW.experiment, NEW.assigned_model, 1 WHERE NEW.assigned_model IS NOT NULL
+    ON CONFLICT (experiment, model) DO UPDATE SET assignments = assignments + 1;
+END;
+
+CREATE TRIGGER tally_feedback_insert AFTER INSERT ON feedback
+BEGIN
+    INSERT INTO tally_feedback
+    VALUES (NEW.experiment, NEW.model, NEW.correct IS NOT NULL, coalesce(NEW.correct, 0),
+            NEW.reward IS NOT NULL, coalesce(NEW.reward, 0.0),
+            coalesce(NEW.reward * NEW.reward, 0.0))
+    ON CONFLICT (experiment, model) DO UPDATE SET
+        scored = scored + excluded.scored,
+        correct = correct + excluded.correct,
+        reward_n = reward_n + excluded.reward_n,
+        reward_sum = reward_sum + excluded.reward_sum,
+        reward_sumsq = reward_sumsq + excluded.reward_sumsq;
+END;
+
+INSERT INTO tally_served
+SELECT experiment, model, count(*), sum(status >= 400), sum(assignment = 'fallback'),
+       sum(latency_ms), sum(latency_ms * latency_ms)
+FROM inference WHERE experiment IS NOT NULL AND assignment != 'mirror'
+GROUP BY experiment, model;
+INSERT INTO tally_assigned
+SELECT experiment, assigned_model, count(*)
+FROM inference
+WHERE experiment IS NOT NULL AND assigned_model IS NOT NULL AND assignment != 'mirror'
+GROUP BY experiment, assigned_model;
+INSERT INTO tally_feedback
+SELECT experiment, model, count(correct), coalesce(sum(correct), 0), count(reward),
+       coalesce(sum(reward), 0.0), coalesce(sum(reward * reward), 0.0)
+FROM feedback GROUP BY experiment, model;
+"""
+
+MIGRATIONS: Final = (_V1, _V2)
 
 
 def _statements(script: str) -> list[str]:

@@ -126,6 +126,26 @@ class Gateway:
     async def start(self) -> None:
         for backend in self.backends.values():
             await backend.start()
+        # The configured weights and default go on record: analyses of the log need them
+        # (sample-ratio check), and the audit trail should show what ran.
+        for exp in self.experiments.values():
+            await self.events.record_admin(
+                AdminEvent(
+                    self.clock(),
+                    "experiment_config",
+                    exp.name,
+                    {
+                        "weights": exp.weights,
+                        "default": exp.spec.default,
+                        "fallback": exp.fallback,
+                        "mirror": exp.spec.mirror.model_dump() if exp.spec.mirror else None,
+                        "sticky_header": exp.spec.sticky_header,
+                        "versions": {
+                            m: self.models[m].backend.info.version for m in exp.weights
+                        },
+                    },
+                )
+            )
 
     async def close(self) -> None:
         if self._tasks:
