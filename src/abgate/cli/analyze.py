@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 import numpy as np
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -91,7 +91,7 @@ def render_analysis(data: ExperimentData, analysis: ExperimentAnalysis) -> Group
     )
     verdict = Text(f"Verdict: {d.verdict.value.upper()}", style=colour)
     reasons = Text("Reasons: " + ", ".join(d.reasons))
-    parts = [arms, comps, srm_line, verdict, reasons]
+    parts: list[RenderableType] = [arms, comps, srm_line, verdict, reasons]
     if d.samples_needed:
         parts.append(Text(f"Estimated further requests needed: {d.samples_needed:,}"))
     if data.weights_source != "recorded":

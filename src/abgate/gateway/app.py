@@ -10,6 +10,7 @@ Routes (Open Inference Protocol V2 plus abgate's experiment endpoints)::
     POST /v2/models/{model}[/versions/{v}]/infer       inference (split when {model} is a default)
     GET  /v2/experiments                               list experiments
     GET  /v2/experiments/{experiment}                  status: weights, breakers, live accuracy
+    GET  /v2/experiments/{experiment}/summary          status + live analysis, verdict, drift
     PUT  /v2/experiments/{experiment}/weights          set weights (admin token)
     POST /v2/experiments/{experiment}/feedback         ground truth for earlier predictions
     GET  /metrics                                      Prometheus exposition
@@ -43,6 +44,7 @@ from abgate.gateway.http import (
     error_response,
     json_response,
 )
+from abgate.gateway.live import LiveAnalyzer
 from abgate.gateway.protocol import OutputTensor, TensorSpec, encode_response, parse_infer_request
 from abgate.gateway.routing import format_route
 from abgate.gateway.service import Gateway
@@ -68,6 +70,7 @@ class GatewayApp:
         open_feedback_on_loopback: bool = True,
         on_startup: Callable[[], Awaitable[None]] | None = None,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
+        live: LiveAnalyzer | None = None,
     ):
         self.gateway = gateway
         self.registry = registry
@@ -76,6 +79,7 @@ class GatewayApp:
         self.open_feedback_on_loopback = open_feedback_on_loopback
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
+        self.analyzer = live
         # Request ids need uniqueness, not secrecy: os.urandom per request costs ~30 µs here.
         self._ids = random.Random(os.urandom(16))
         v = "/versions/{version}"
@@ -92,6 +96,7 @@ class GatewayApp:
                 Route("POST", "/v2/models/{model}" + v + "/infer", self.infer, True),
                 Route("GET", "/v2/experiments", self.list_experiments),
                 Route("GET", "/v2/experiments/{experiment}", self.experiment_status),
+                Route("GET", "/v2/experiments/{experiment}/summary", self.experiment_summary),
                 Route("PUT", "/v2/experiments/{experiment}/weights", self.set_weights, True),
                 Route("POST", "/v2/experiments/{experiment}/feedback", self.feedback, True),
                 Route("GET", "/metrics", self.metrics),
@@ -276,6 +281,13 @@ class GatewayApp:
 
     async def experiment_status(self, request: Request) -> Response:
         return json_response(await self.gateway.status(request.params["experiment"]))
+
+    async def experiment_summary(self, request: Request) -> Response:
+        name = request.params["experiment"]
+        self.gateway.experiment(name)  # 404 for an unknown experiment
+        if self.analyzer is None:
+            raise ProtocolError("live analysis is not running on this gateway", 503)
+        return json_response(await self.analyzer.summary(name))
 
     async def set_weights(self, request: Request) -> Response:
         self._require_token(request)

@@ -77,6 +77,37 @@ class GatewayMetrics:
             "seldon_model_infer_seconds", "Inference seconds (Seldon compatible).", _SELDON_LABELS
         )
 
+        self.srm_p_value = gauge(
+            "abgate_srm_p_value",
+            "Sample-ratio-mismatch p-value of assignments vs weights (unhealthy < 0.001).",
+            ("experiment",),
+        )
+        self.verdict = gauge(
+            "abgate_verdict",
+            "Current verdict: 0 continue, 1 promote, 2 rollback, 3 invalid.",
+            ("experiment",),
+        )
+        self.always_valid_p = gauge(
+            "abgate_always_valid_p_value",
+            "Always-valid (mSPRT) p-value of the accuracy difference, Holm-adjusted.",
+            ("experiment", "candidate"),
+        )
+        self.accuracy_difference = gauge(
+            "abgate_accuracy_difference",
+            "Accuracy candidate − baseline: estimate and always-valid confidence sequence.",
+            ("experiment", "candidate", "bound"),
+        )
+        self.drift_psi = gauge(
+            "abgate_drift_psi",
+            "Population stability index of live traffic vs the training reference.",
+            ("model", "feature"),
+        )
+        self.analysis_time = gauge(
+            "abgate_analysis_timestamp_seconds",
+            "Unix time of the latest live analysis.",
+            ("experiment",),
+        )
+
         self._inference: dict[tuple[str, ...], tuple[Counter, Histogram, Counter, Counter]] = {}
         self._counters: dict[tuple[str, ...], Counter] = {}
         self._gauges: dict[tuple[str, ...], Gauge] = {}

@@ -13,10 +13,12 @@ from abgate.gateway.app import GatewayApp
 from abgate.gateway.backends import Backend, OnnxBackend, RemoteV2Backend
 from abgate.gateway.config import GatewayConfig, default_config, load_config
 from abgate.gateway.faults import FaultInjector
+from abgate.gateway.live import DriftMonitor, LiveAnalyzer
 from abgate.gateway.metrics import GatewayMetrics
 from abgate.gateway.service import Gateway
 from abgate.gateway.settings import ServerSettings
 from abgate.registry.store import Registry
+from abgate.stats.drift import DriftReference
 
 
 def load_gateway_config(settings: ServerSettings) -> GatewayConfig:
@@ -24,6 +26,19 @@ def load_gateway_config(settings: ServerSettings) -> GatewayConfig:
         return load_config(settings.config)
     registry = Registry(settings.registry)
     return default_config(registry_names=registry.names())
+
+
+def drift_monitors(config: GatewayConfig, registry_root: str | Path) -> dict[str, DriftMonitor]:
+    """One monitor per registry model whose card has a training reference."""
+    registry = Registry(registry_root)
+    monitors = {}
+    for spec in config.models:
+        if spec.url is None:
+            card = registry.get(spec.name, spec.version or "latest").card
+            if card.drift_reference:
+                refs = {k: DriftReference.from_dict(v) for k, v in card.drift_reference.items()}
+                monitors[spec.name] = DriftMonitor(refs)
+    return monitors
 
 
 def build_backends(config: GatewayConfig, registry_root: str | Path) -> dict[str, Backend]:
@@ -62,13 +77,26 @@ def build_app(
     metrics = GatewayMetrics(registry)
     rng = rng or random.Random()
     faults = FaultInjector(config.faults, random.Random(rng.random())) if config.faults else None
-    gateway = Gateway(config, backends, events, metrics, rng=rng, faults=faults)
+    drift = drift_monitors(config, settings.registry)
+    gateway = Gateway(config, backends, events, metrics, rng=rng, faults=faults, drift=drift)
+    live = LiveAnalyzer(
+        settings.events_db,
+        status=gateway.status,
+        weights=lambda name: gateway.experiment(name).weights,
+        default=lambda name: gateway.experiment(name).fallback,
+        experiments=lambda: list(gateway.experiments),
+        metrics=metrics,
+        interval_s=settings.analysis_interval_s,
+        drift=drift,
+    )
 
     async def startup() -> None:
         await events.start()
         await gateway.start()
+        await live.start()
 
     async def shutdown() -> None:
+        await live.close()
         await gateway.close()
         await events.close()
 
@@ -81,4 +109,5 @@ def build_app(
         open_feedback_on_loopback=settings.allow_open_feedback_on_loopback,
         on_startup=startup,
         on_shutdown=shutdown,
+        live=live,
     )

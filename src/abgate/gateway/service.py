@@ -25,6 +25,7 @@ from abgate.gateway.backends import Backend, BackendError
 from abgate.gateway.breaker import CircuitBreaker, CircuitState
 from abgate.gateway.config import ExperimentSpec, GatewayConfig
 from abgate.gateway.faults import FaultInjector, InjectedFault
+from abgate.gateway.live import DriftMonitor
 from abgate.gateway.metrics import GatewayMetrics
 from abgate.gateway.routing import (
     Assignment,
@@ -90,6 +91,7 @@ class Gateway:
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     faults: FaultInjector | None = None
+    drift: Mapping[str, DriftMonitor] = field(default_factory=dict)
     models: dict[str, ModelRuntime] = field(init=False)
     experiments: dict[str, ExperimentRuntime] = field(init=False)
     _by_default: dict[str, ExperimentRuntime] = field(init=False)
@@ -140,9 +142,7 @@ class Gateway:
                         "fallback": exp.fallback,
                         "mirror": exp.spec.mirror.model_dump() if exp.spec.mirror else None,
                         "sticky_header": exp.spec.sticky_header,
-                        "versions": {
-                            m: self.models[m].backend.info.version for m in exp.weights
-                        },
+                        "versions": {m: self.models[m].backend.info.version for m in exp.weights},
                     },
                 )
             )
@@ -305,6 +305,9 @@ class Gateway:
             self._maybe_mirror(exp, batch, request_id)
         if probs is None:
             raise UnavailableError(f"no model could answer: {error}")
+        monitor = self.drift.get(served)
+        if monitor is not None:
+            monitor.observe(batch, probs)
         return Served(request_id, served, info.version, probs, signals, how, fallback_reason)
 
     def _maybe_mirror(

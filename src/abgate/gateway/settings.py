@@ -34,6 +34,8 @@ class ServerSettings(BaseSettings):
     """Bearer token for admin endpoints; ``None`` disables them."""
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     """Largest accepted request body, in bytes."""
+    analysis_interval_s: float = Field(default=2.0, gt=0)
+    """Seconds between live analyses (verdict, SRM, drift gauges, experiment summary)."""
     allow_open_feedback_on_loopback: bool = True
     """Accept feedback without a token from loopback clients."""
 

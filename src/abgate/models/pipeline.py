@@ -13,13 +13,15 @@ from typing import Any
 import numpy as np
 
 from abgate.market.bars import Bars
+from abgate.market.indicators import drift_inputs
 from abgate.market.windows import DataSplit, build_split
 from abgate.models.config import VARIANTS, ModelConfig
 from abgate.models.export import INPUT_NAME, OUTPUT_NAME, export_onnx
 from abgate.models.features import FEATURE_NAMES
 from abgate.models.network import LSTMHead, count_parameters
-from abgate.models.train import EpochReport, TrainResult, train_model
+from abgate.models.train import EpochReport, TrainResult, predict_proba, train_model
 from abgate.registry.store import ModelVersion, Registry
+from abgate.stats.drift import reference_from_values
 
 #: Smoke mode: one epoch on the most recent few hundred training windows (for tests).
 SMOKE_EPOCHS = 1
@@ -127,7 +129,15 @@ def card_fields(
         "libraries": library_versions(),
         "git_commit": git_commit(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "drift_reference": drift_reference(result, split),
     }
+
+
+def drift_reference(result: TrainResult, split: DataSplit) -> dict[str, dict[str, list[float]]]:
+    """Deciles of the training split: the model's predictions and the drift inputs."""
+    values = {"prediction": predict_proba(result.model, split.train.windows)}
+    values |= drift_inputs(split.train.windows)
+    return {name: reference_from_values(v).to_dict() for name, v in values.items()}
 
 
 def library_versions() -> dict[str, str]:

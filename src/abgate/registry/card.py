@@ -62,3 +62,8 @@ class ModelCard(BaseModel):
     git_commit: str | None
     created: str
     onnx_sha256: str
+    drift_reference: dict[str, dict[str, list[float]]] | None = Field(
+        default=None,
+        description="training-split deciles (edges, fractions) of the prediction and a few "
+        "inputs, the reference for live drift (PSI)",
+    )
