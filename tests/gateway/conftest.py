@@ -40,7 +40,7 @@ def make_config(**overrides: Any) -> GatewayConfig:
         ],
     }
     for key, value in overrides.items():
-        if key in ("mirror",):
+        if key in ("mirror", "rollout", "allocation", "sticky_header"):
             doc["experiments"][0][key] = value
         else:
             doc[key] = value

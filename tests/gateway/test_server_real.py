@@ -3,74 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
+from ..helpers import serve
 from .conftest import EXPERIMENT, infer_body
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve(registry: Path, db: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "abgate.cli.main",
-            "serve",
-            "--registry",
-            str(registry),
-            "--events-db",
-            str(db),
-            "--port",
-            str(port),
-            "--admin-token",
-            "t",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/v2/health/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            out = proc.communicate(timeout=5)[0]
-            raise RuntimeError(f"gateway did not start: {out}")
-        time.sleep(0.1)
-    try:
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=10)  # reap and close the pipe
 
 
 def test_tritonclient_works_unchanged(

@@ -13,6 +13,7 @@ import click
 from abgate import __version__
 from abgate.cli.analyze import analyze_command
 from abgate.cli.events import events_group
+from abgate.cli.experiment import experiment_group
 from abgate.cli.models import models_command
 from abgate.cli.serve import serve_command
 from abgate.cli.stats import stats_group
@@ -39,6 +40,7 @@ cli.add_command(serve_command)
 cli.add_command(events_group)
 cli.add_command(analyze_command)
 cli.add_command(stats_group)
+cli.add_command(experiment_group)
 
 
 def main(argv: list[str] | None = None) -> int:

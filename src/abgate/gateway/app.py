@@ -12,6 +12,7 @@ Routes (Open Inference Protocol V2 plus abgate's experiment endpoints)::
     GET  /v2/experiments/{experiment}                  status: weights, breakers, live accuracy
     GET  /v2/experiments/{experiment}/summary          status + live analysis, verdict, drift
     PUT  /v2/experiments/{experiment}/weights          set weights (admin token)
+    POST /v2/experiments/{experiment}/{action}         promote | rollback | pause | resume (admin)
     POST /v2/experiments/{experiment}/feedback         ground truth for earlier predictions
     GET  /metrics                                      Prometheus exposition
 """
@@ -33,6 +34,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from abgate import __version__
 from abgate.errors import AbgateError, ProtocolError, StoreError
 from abgate.events.types import FeedbackItem
+from abgate.gateway.controller import RolloutController
+from abgate.gateway.dashboard import dashboard_response
 from abgate.gateway.http import (
     Receive,
     Request,
@@ -46,6 +49,7 @@ from abgate.gateway.http import (
 )
 from abgate.gateway.live import LiveAnalyzer
 from abgate.gateway.protocol import OutputTensor, TensorSpec, encode_response, parse_infer_request
+from abgate.gateway.rollout import Action
 from abgate.gateway.routing import format_route
 from abgate.gateway.service import Gateway
 
@@ -71,6 +75,7 @@ class GatewayApp:
         on_startup: Callable[[], Awaitable[None]] | None = None,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
         live: LiveAnalyzer | None = None,
+        controller: RolloutController | None = None,
     ):
         self.gateway = gateway
         self.registry = registry
@@ -80,6 +85,7 @@ class GatewayApp:
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
         self.analyzer = live
+        self.controller = controller
         # Request ids need uniqueness, not secrecy: os.urandom per request costs ~30 µs here.
         self._ids = random.Random(os.urandom(16))
         v = "/versions/{version}"
@@ -99,7 +105,10 @@ class GatewayApp:
                 Route("GET", "/v2/experiments/{experiment}/summary", self.experiment_summary),
                 Route("PUT", "/v2/experiments/{experiment}/weights", self.set_weights, True),
                 Route("POST", "/v2/experiments/{experiment}/feedback", self.feedback, True),
+                # after the fixed paths above: {action} would match them too
+                Route("POST", "/v2/experiments/{experiment}/{action}", self.control, True),
                 Route("GET", "/metrics", self.metrics),
+                Route("GET", "/dashboard", self.dashboard),
             ]
         )
 
@@ -280,7 +289,31 @@ class GatewayApp:
         )
 
     async def experiment_status(self, request: Request) -> Response:
-        return json_response(await self.gateway.status(request.params["experiment"]))
+        name = request.params["experiment"]
+        doc = await self.gateway.status(name)
+        doc["rollout"] = self.controller.status(name) if self.controller else None
+        return json_response(doc)
+
+    async def control(self, request: Request) -> Response:
+        """POST …/promote | rollback | pause | resume (admin token)."""
+        actions = {
+            "promote": Action.PROMOTE,
+            "rollback": Action.ROLLBACK,
+            "pause": Action.PAUSE,
+            "resume": Action.HOLD,
+        }
+        action = actions.get(request.params["action"])
+        if action is None:
+            raise ProtocolError(
+                f"unknown action '{request.params['action']}'; use {', '.join(actions)}", 404
+            )
+        self._require_token(request)
+        name = request.params["experiment"]
+        self.gateway.experiment(name)
+        if self.controller is None:
+            raise ProtocolError("rollout control is not running on this gateway", 503)
+        await self.controller.manual(name, action)
+        return await self.experiment_status(request)
 
     async def experiment_summary(self, request: Request) -> Response:
         name = request.params["experiment"]
@@ -325,6 +358,9 @@ class GatewayApp:
 
     async def metrics(self, request: Request) -> Response:
         return Response(200, generate_latest(self.registry), CONTENT_TYPE_LATEST.encode())
+
+    async def dashboard(self, request: Request) -> Response:
+        return dashboard_response()
 
     def _require_token(self, request: Request) -> None:
         if self.admin_token is None:

@@ -6,6 +6,7 @@ the file and the field path: ``experiment.yaml: experiments[0].candidates[1].wei
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections import Counter
@@ -28,7 +29,16 @@ from abgate.errors import ConfigError
 DEFAULT_EXPERIMENT = "financial-ab-test-experiment"
 BASELINE_MODEL = "baseline-predictor"
 CANDIDATE_MODEL = "enhanced-predictor"
-_SHORTHAND_KEYS = ("name", "default", "candidates", "mirror", "sticky_header", "salt")
+_SHORTHAND_KEYS = (
+    "name",
+    "default",
+    "candidates",
+    "mirror",
+    "sticky_header",
+    "salt",
+    "rollout",
+    "allocation",
+)
 
 
 def _matching(pattern: str, what: str) -> Callable[[str], str]:
@@ -126,6 +136,43 @@ class Mirror(_Strict):
     """Share of requests copied, in percent, in (0, 100]."""
 
 
+class RolloutPolicy(_Strict):
+    """Progressive delivery of the candidate, gated by the statistics engine."""
+
+    steps: list[float] = Field(default=[5.0, 10.0, 30.0, 50.0, 100.0], min_length=1)
+    """Candidate traffic share at each step, in percent, increasing; the last may be 100."""
+    min_samples: int = Field(default=200, ge=1)
+    """Scored predictions (all arms) required at a step before it may advance."""
+    check_interval_s: float = Field(default=10.0, gt=0)
+    """Seconds between checks."""
+    max_duration_s: float = Field(default=86_400.0, gt=0)
+    """Pause (as Argo Rollouts does) when still inconclusive after this long."""
+    webhook: str | None = None
+    """Optional URL; every transition is POSTed to it as JSON (best effort)."""
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing(cls, steps: list[float]) -> list[float]:
+        if any(not 0 < s <= 100 for s in steps):
+            raise ValueError("steps are percentages in (0, 100]")
+        if any(b <= a for a, b in itertools.pairwise(steps)):
+            raise ValueError("steps must increase")
+        if steps[0] >= 100:
+            raise ValueError("needs at least one step below 100 (100 % is reached by promotion)")
+        return steps
+
+
+class Allocation(_Strict):
+    """How traffic is split: fixed weights, or a Thompson-sampling bandit."""
+
+    policy: Literal["fixed", "thompson"] = "fixed"
+    """``thompson``: shares follow P(arm is best) under Beta(1,1) posteriors of accuracy."""
+    min_share: float = Field(default=0.05, ge=0.0, lt=0.5)
+    """Floor of every arm's share under the bandit, so no arm stops learning."""
+    update_interval_s: float = Field(default=1.0, gt=0)
+    """Seconds between recomputations of the bandit's shares."""
+
+
 class ExperimentSpec(_Strict):
     """A Seldon Core v2 style experiment: a weighted split between candidate models."""
 
@@ -141,6 +188,10 @@ class ExperimentSpec(_Strict):
     """Request header whose value is the assignment unit (hash assignment); stored lower-case."""
     salt: str | None = None
     """Salt of the assignment hash; ``None`` uses the experiment name."""
+    rollout: RolloutPolicy | None = None
+    """Optional progressive rollout of the (single) non-default candidate."""
+    allocation: Allocation = Field(default_factory=Allocation)
+    """Fixed weights (default) or a Thompson-sampling bandit."""
 
     @property
     def effective_salt(self) -> str:
@@ -265,6 +316,10 @@ def _cross_problems(cfg: GatewayConfig) -> list[str]:
         out += [f"{at}.candidates: duplicate candidate {n!r}" for n in _duplicates(names)]
         if all(c.weight == 0 for c in exp.candidates):
             out.append(f"{at}.candidates: at least one candidate needs weight > 0")
+        if exp.rollout is not None and (exp.default is None or len(names) != 2):
+            out.append(f"{at}.rollout: needs a default and exactly one other candidate to roll out")
+        if exp.allocation.policy == "thompson" and exp.allocation.min_share * len(names) > 1:
+            out.append(f"{at}.allocation.min_share: floors of all arms exceed 100%")
         if exp.default is None:
             continue
         if exp.default not in names:

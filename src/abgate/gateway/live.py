@@ -123,6 +123,10 @@ class LiveAnalyzer:
                 except Exception:  # a look must never take the gateway down
                     log.exception("live analysis of %s failed", name)
 
+    def latest(self, experiment: str) -> tuple[ExperimentAnalysis | None, int]:
+        """The latest analysis of ``experiment`` and the scored predictions it saw."""
+        return self._analyses.get(experiment), self._seen.get(experiment, 0)
+
     async def summary(self, experiment: str) -> dict[str, Any]:
         """The latest summary, refreshed now if older than the interval."""
         current = self.summaries.get(experiment)

@@ -108,6 +108,17 @@ class GatewayMetrics:
             ("experiment",),
         )
 
+        self.rollout_phase = gauge(
+            "abgate_rollout_phase",
+            "Progressive rollout: 0 running, 1 paused, 2 promoted, 3 rolled back.",
+            ("experiment",),
+        )
+        self.rollout_step = gauge(
+            "abgate_rollout_step_percent",
+            "Candidate traffic share set by the rollout, in percent.",
+            ("experiment",),
+        )
+
         self._inference: dict[tuple[str, ...], tuple[Counter, Histogram, Counter, Counter]] = {}
         self._counters: dict[tuple[str, ...], Counter] = {}
         self._gauges: dict[tuple[str, ...], Gauge] = {}

@@ -12,6 +12,7 @@ from abgate.events.sqlite import SQLiteEventLog
 from abgate.gateway.app import GatewayApp
 from abgate.gateway.backends import Backend, OnnxBackend, RemoteV2Backend
 from abgate.gateway.config import GatewayConfig, default_config, load_config
+from abgate.gateway.controller import RolloutController
 from abgate.gateway.faults import FaultInjector
 from abgate.gateway.live import DriftMonitor, LiveAnalyzer
 from abgate.gateway.metrics import GatewayMetrics
@@ -90,12 +91,16 @@ def build_app(
         drift=drift,
     )
 
+    controller = RolloutController(gateway, live)
+
     async def startup() -> None:
         await events.start()
         await gateway.start()
         await live.start()
+        await controller.start()
 
     async def shutdown() -> None:
+        await controller.close()
         await live.close()
         await gateway.close()
         await events.close()
@@ -110,4 +115,5 @@ def build_app(
         on_startup=startup,
         on_shutdown=shutdown,
         live=live,
+        controller=controller,
     )

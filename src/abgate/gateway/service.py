@@ -373,7 +373,14 @@ class Gateway:
                 self._feedback_seen[(experiment, model)] = (tally.scored, tally.correct)
         return result
 
-    async def set_weights(self, experiment: str, weights: Mapping[str, float]) -> dict[str, float]:
+    async def set_weights(
+        self,
+        experiment: str,
+        weights: Mapping[str, float],
+        *,
+        actor: str = "admin",
+        reason: str | None = None,
+    ) -> dict[str, float]:
         exp = self.experiment(experiment)
         unknown = sorted(set(weights) - set(exp.weights))
         if unknown:
@@ -389,7 +396,12 @@ class Gateway:
         old, exp.weights = exp.weights, new
         self.metrics.set_experiment_weights(experiment, new)
         await self.events.record_admin(
-            AdminEvent(self.clock(), "weight_change", experiment, {"old": old, "new": new})
+            AdminEvent(
+                self.clock(),
+                "weight_change",
+                experiment,
+                {"old": old, "new": new, "actor": actor, "reason": reason},
+            )
         )
         return new
 

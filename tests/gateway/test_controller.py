@@ -1,0 +1,88 @@
+"""Rollout control through the running app: start weights, manual actions, events, webhook."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import EXPERIMENT, TOKEN, make_config
+
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+BASE = f"/v2/experiments/{EXPERIMENT}"
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A real HTTP receiver on loopback that records what it is sent."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["content-length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    server.shutdown()
+    server.server_close()
+
+
+def rollout_config(hook: str) -> Any:
+    policy = {"steps": [5, 25, 100], "min_samples": 50, "check_interval_s": 3600, "webhook": hook}
+    return make_config(rollout=policy)
+
+
+async def test_rollout_starts_at_first_step_and_obeys_manual_control(
+    make_app: Any, tmp_path: Path, webhook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    hook, received = webhook
+    async with make_app(config=rollout_config(hook)) as (app, client):
+        status = (await client.get(BASE)).json()
+        weights = {v["model"]: v["weight"] for v in status["variants"]}
+        assert weights == {"baseline-predictor": 95.0, "enhanced-predictor": 5.0}
+        assert status["rollout"]["phase"] == "running" and status["rollout"]["step_percent"] == 5
+        assert (await client.post(f"{BASE}/pause")).status_code == 401
+        paused = await client.post(f"{BASE}/pause", headers=AUTH)
+        assert paused.json()["rollout"]["phase"] == "paused"
+        assert (await client.post(f"{BASE}/pause", headers=AUTH)).status_code == 409
+        resumed = await client.post(f"{BASE}/resume", headers=AUTH)
+        assert resumed.json()["rollout"]["phase"] == "running"
+        back = (await client.post(f"{BASE}/rollback", headers=AUTH)).json()
+        assert back["rollout"]["phase"] == "rolled_back"
+        assert {v["model"]: v["weight"] for v in back["variants"]}["enhanced-predictor"] == 0
+        assert (await client.post(f"{BASE}/resume", headers=AUTH)).status_code == 409
+        assert (await client.post(f"{BASE}/explode", headers=AUTH)).status_code == 404
+        reg = app.registry
+        assert reg.get_sample_value("abgate_rollout_phase", {"experiment": EXPERIMENT}) == 3
+        assert reg.get_sample_value("abgate_rollout_step_percent", {"experiment": EXPERIMENT}) == 0
+    actions = [r["action"] for r in received]
+    assert actions == ["hold", "pause", "hold", "rollback"]
+    assert all(r["experiment"] == EXPERIMENT for r in received)
+    with sqlite3.connect(tmp_path / "events.db") as conn:
+        kinds = [r[0] for r in conn.execute("SELECT kind FROM admin ORDER BY seq")]
+        rollout_rows = conn.execute("SELECT payload FROM admin WHERE kind = 'rollout'").fetchall()
+    assert kinds.count("rollout") == 4 and kinds.count("weight_change") == 4
+    assert json.loads(rollout_rows[-1][0])["reason"] == "manual"
+
+
+async def test_manual_promote_on_a_fixed_experiment(make_app: Any) -> None:
+    async with make_app() as (_, client):
+        doc = (await client.post(f"{BASE}/promote", headers=AUTH)).json()
+        weights = {v["model"]: v["weight"] for v in doc["variants"]}
+        assert weights == {"baseline-predictor": 0.0, "enhanced-predictor": 100.0}
+        assert doc["fallback"] == "enhanced-predictor"
+        assert (await client.post(f"{BASE}/pause", headers=AUTH)).status_code == 409
