@@ -12,6 +12,7 @@ import click
 
 from abgate import __version__
 from abgate.cli.analyze import analyze_command
+from abgate.cli.audit import audit_group
 from abgate.cli.events import events_group
 from abgate.cli.experiment import experiment_group
 from abgate.cli.models import models_command
@@ -41,6 +42,7 @@ cli.add_command(events_group)
 cli.add_command(analyze_command)
 cli.add_command(stats_group)
 cli.add_command(experiment_group)
+cli.add_command(audit_group)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ import numpy as np
 
 from abgate.errors import StoreError
 from abgate.events.schema import open_reader
+from abgate.stats.bandit import IPWArm, ipw_arms
 from abgate.stats.config import ArmSummary
 from abgate.stats.sufficient import Moments, Proportion
 
@@ -164,3 +165,25 @@ def _latency(conn: sqlite3.Connection, experiment: str, limit: int) -> dict[str,
     models = np.array([r[0] for r in rows])
     values = np.array([r[1] for r in rows], dtype=np.float64)
     return {m: values[models == m] for m in np.unique(models)}
+
+
+def ipw_statistics(path: str | Path, experiment: str) -> dict[str, IPWArm]:
+    """Inverse-propensity statistics per *assigned* arm over the scored requests (intent to
+    treat: a fallback answer counts for the arm the request was assigned to)."""
+    conn = open_reader(path)
+    try:
+        rows = conn.execute(
+            "SELECT i.assigned_model, i.propensity, f.correct FROM feedback AS f "
+            "JOIN inference AS i ON i.seq = f.inference_seq "
+            "WHERE f.experiment = ? AND f.correct IS NOT NULL AND i.propensity > 0 "
+            "AND i.assigned_model IS NOT NULL",
+            (experiment,),
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read event log {path}: {exc}") from exc
+    finally:
+        conn.close()
+    if not rows:
+        return {}
+    arms = np.array([r[0] for r in rows])
+    return ipw_arms(arms, np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))

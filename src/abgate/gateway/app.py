@@ -34,6 +34,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from abgate import __version__
 from abgate.errors import AbgateError, ProtocolError, StoreError
 from abgate.events.types import FeedbackItem
+from abgate.gateway.bandit import BanditAllocator
 from abgate.gateway.controller import RolloutController
 from abgate.gateway.dashboard import dashboard_response
 from abgate.gateway.http import (
@@ -86,6 +87,7 @@ class GatewayApp:
         self._on_shutdown = on_shutdown
         self.analyzer = live
         self.controller = controller
+        self.bandit: BanditAllocator | None = None
         # Request ids need uniqueness, not secrecy: os.urandom per request costs ~30 µs here.
         self._ids = random.Random(os.urandom(16))
         v = "/versions/{version}"

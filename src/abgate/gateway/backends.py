@@ -40,6 +40,7 @@ class BackendInfo:
     platform: str
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
+    sha256: str | None = None  # of the ONNX file, as in the model card (None when remote)
 
     @property
     def route_name(self) -> str:
@@ -81,6 +82,7 @@ class OnnxBackend:
             platform="onnxruntime",
             inputs=(TensorSpec(inp.name, inp.datatype, tuple(inp.shape)),),
             outputs=tuple(TensorSpec(o.name, o.datatype, tuple(o.shape)) for o in mv.card.outputs),
+            sha256=mv.card.onnx_sha256,
         )
 
     async def start(self) -> None:

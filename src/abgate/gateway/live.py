@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from abgate.errors import StoreError
-from abgate.events.summaries import load_experiment
+from abgate.events.summaries import ipw_statistics, load_experiment
 from abgate.market.indicators import drift_inputs
 from abgate.stats import (
     AnalysisConfig,
@@ -81,6 +81,7 @@ class LiveAnalyzer:
         default: Callable[[str], str],
         experiments: Callable[[], list[str]],
         metrics: Any,
+        is_bandit: Callable[[str], bool] = lambda name: False,
         *,
         config: AnalysisConfig | None = None,
         interval_s: float = 2.0,
@@ -92,6 +93,7 @@ class LiveAnalyzer:
         self._weights = weights
         self._default = default
         self._experiments = experiments
+        self._is_bandit = is_bandit
         self.metrics = metrics
         self.config = config or AnalysisConfig()
         self.interval_s = interval_s
@@ -163,6 +165,8 @@ class LiveAnalyzer:
             data = await asyncio.to_thread(load_experiment, self.db_path, experiment)
         except StoreError:
             return None, waiting
+        if self._is_bandit(experiment):
+            return None, await self._bandit_summary(experiment)
         weights = {m: float(w) for m, w in self._weights(experiment).items()}
         arms = {m: a for m, a in data.arms.items() if m in weights}
         baseline = self._default(experiment)
@@ -196,6 +200,26 @@ class LiveAnalyzer:
             "always_valid_p": {c.candidate: c.sequential_p_adjusted for c in analysis.comparisons},
         }
         return analysis.to_dict(), verdict
+
+    async def _bandit_summary(self, experiment: str) -> dict[str, Any]:
+        """Adaptive allocation: the fixed-split tests and the SRM check do not apply; report
+        inverse-propensity estimates of each arm's accuracy instead."""
+        arms = await asyncio.to_thread(ipw_statistics, self.db_path, experiment)
+        estimates = {
+            name: {
+                "horvitz_thompson": arm.horvitz_thompson,
+                "hajek": arm.hajek,
+                "standard_error": arm.ht_standard_error,
+            }
+            for name, arm in arms.items()
+        }
+        return {
+            "verdict": "continue",
+            "reasons": ["bandit_allocation"],
+            "samples_needed": None,
+            "candidate": None,
+            "ipw": estimates,
+        }
 
     def _publish(self, experiment: str, analysis: ExperimentAnalysis) -> None:
         m = self.metrics

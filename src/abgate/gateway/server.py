@@ -5,12 +5,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 from prometheus_client import CollectorRegistry
 
 from abgate.errors import ConfigError
 from abgate.events.sqlite import SQLiteEventLog
 from abgate.gateway.app import GatewayApp
 from abgate.gateway.backends import Backend, OnnxBackend, RemoteV2Backend
+from abgate.gateway.bandit import BanditAllocator
 from abgate.gateway.config import GatewayConfig, default_config, load_config
 from abgate.gateway.controller import RolloutController
 from abgate.gateway.faults import FaultInjector
@@ -86,27 +88,31 @@ def build_app(
         weights=lambda name: gateway.experiment(name).weights,
         default=lambda name: gateway.experiment(name).fallback,
         experiments=lambda: list(gateway.experiments),
+        is_bandit=lambda name: gateway.experiment(name).spec.allocation.policy == "thompson",
         metrics=metrics,
         interval_s=settings.analysis_interval_s,
         drift=drift,
     )
 
     controller = RolloutController(gateway, live)
+    bandit = BanditAllocator(gateway, np.random.default_rng(rng.getrandbits(64)))
 
     async def startup() -> None:
         await events.start()
         await gateway.start()
         await live.start()
         await controller.start()
+        await bandit.start()
 
     async def shutdown() -> None:
+        await bandit.close()
         await controller.close()
         await live.close()
         await gateway.close()
         await events.close()
 
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
-    return GatewayApp(
+    app = GatewayApp(
         gateway,
         registry,
         admin_token=token,
@@ -117,3 +123,5 @@ def build_app(
         live=live,
         controller=controller,
     )
+    app.bandit = bandit
+    return app

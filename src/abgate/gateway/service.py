@@ -142,7 +142,9 @@ class Gateway:
                         "fallback": exp.fallback,
                         "mirror": exp.spec.mirror.model_dump() if exp.spec.mirror else None,
                         "sticky_header": exp.spec.sticky_header,
+                        "allocation": exp.spec.allocation.model_dump(),
                         "versions": {m: self.models[m].backend.info.version for m in exp.weights},
+                        "sha256": {m: self.models[m].backend.info.sha256 for m in exp.weights},
                     },
                 )
             )
