@@ -226,3 +226,28 @@ async def test_admin_weights_need_a_token_and_apply_at_once(
         assert (await client.put(path, json=zero, headers=auth)).status_code == 400
         listing = (await client.get("/v2/experiments")).json()
         assert listing["experiments"][0]["name"] == EXPERIMENT
+
+
+async def test_faults_injected_at_run_time(make_app: Any, windows: np.ndarray) -> None:
+    auth = {"authorization": "Bearer test-admin-token"}
+    path = "/v2/models/enhanced-predictor/faults"
+    async with make_app(seed=3) as (_, client):
+        assert (await client.put(path, json={"down": True})).status_code == 401
+        r = await client.put(path, json={"down": True}, headers=auth)
+        assert r.status_code == 200 and r.json()["faults"]["down"] is True
+        rs = await asyncio.gather(
+            *(client.post(URL, json=infer_body(windows[0])) for _ in range(30))
+        )
+        assert {r.status_code for r in rs} == {200}
+        assert {r.headers["x-seldon-route"] for r in rs} == {":baseline-predictor_1:"}
+        bad = await client.put(path, json={"error_rate": 2}, headers=auth)
+        assert bad.status_code == 400 and "error_rate" in bad.json()["error"]
+        assert (
+            await client.put("/v2/models/nope/faults", json={}, headers=auth)
+        ).status_code == 404
+        cleared = await client.put(path, json={}, headers=auth)
+        assert cleared.json()["faults"]["down"] is False
+        direct = await client.post(
+            "/v2/models/enhanced-predictor/infer", json=infer_body(windows[0])
+        )
+        assert direct.status_code == 200

@@ -13,6 +13,7 @@ Routes (Open Inference Protocol V2 plus abgate's experiment endpoints)::
     GET  /v2/experiments/{experiment}/summary          status + live analysis, verdict, drift
     PUT  /v2/experiments/{experiment}/weights          set weights (admin token)
     POST /v2/experiments/{experiment}/{action}         promote | rollback | pause | resume (admin)
+    PUT  /v2/models/{model}/faults                     inject or clear faults (admin)
     POST /v2/experiments/{experiment}/feedback         ground truth for earlier predictions
     GET  /metrics                                      Prometheus exposition
 """
@@ -30,11 +31,13 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
 
 from abgate import __version__
-from abgate.errors import AbgateError, ProtocolError, StoreError
-from abgate.events.types import FeedbackItem
+from abgate.errors import AbgateError, NotFoundError, ProtocolError, StoreError
+from abgate.events.types import AdminEvent, FeedbackItem
 from abgate.gateway.bandit import BanditAllocator
+from abgate.gateway.config import FaultSettings
 from abgate.gateway.controller import RolloutController
 from abgate.gateway.dashboard import dashboard_response
 from abgate.gateway.http import (
@@ -102,6 +105,7 @@ class GatewayApp:
                 Route("GET", "/v2/models/{model}" + v + "/ready", self.model_ready),
                 Route("POST", "/v2/models/{model}/infer", self.infer, True),
                 Route("POST", "/v2/models/{model}" + v + "/infer", self.infer, True),
+                Route("PUT", "/v2/models/{model}/faults", self.set_faults, True),
                 Route("GET", "/v2/experiments", self.list_experiments),
                 Route("GET", "/v2/experiments/{experiment}", self.experiment_status),
                 Route("GET", "/v2/experiments/{experiment}/summary", self.experiment_summary),
@@ -323,6 +327,29 @@ class GatewayApp:
         if self.analyzer is None:
             raise ProtocolError("live analysis is not running on this gateway", 503)
         return json_response(await self.analyzer.summary(name))
+
+    async def set_faults(self, request: Request) -> Response:
+        """Inject (or clear, with all-off values) faults for one model: drills and demos."""
+        self._require_token(request)
+        model = request.params["model"]
+        if model not in self.gateway.models:
+            raise NotFoundError(f"unknown model '{model}'")
+        if self.gateway.faults is None:
+            raise ProtocolError("fault injection is disabled on this gateway", 409)
+        try:
+            settings = FaultSettings.model_validate(_json_object(request.body))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            raise ProtocolError(f"invalid faults: {problems}") from None
+        self.gateway.faults.set(model, settings)
+        await self.gateway.events.record_admin(
+            AdminEvent(
+                self.gateway.clock(), "faults", None, {"model": model, **settings.model_dump()}
+            )
+        )
+        return json_response({"model": model, "faults": settings.model_dump()})
 
     async def set_weights(self, request: Request) -> Response:
         self._require_token(request)

@@ -194,7 +194,9 @@ async function getJSON(path) {
   if (!r.ok) {
     let message = r.status + " " + r.statusText;
     try { message = (await r.json()).error || message; } catch (_) { /* not JSON */ }
-    throw new Error(message);
+    const error = new Error(message);
+    error.status = r.status;
+    throw error;
   }
   return r.json();
 }
@@ -205,10 +207,12 @@ function problem(text) {
   p.className = text ? "problem shown" : "problem";
 }
 
-function setLive(ok, detail) {
-  $("dot").className = ok ? "dot on" : "dot off";
-  if (!ok) $("updated").textContent = "reconnecting…";
-  problem(ok ? "" : "No answer from the gateway: " + detail);
+function setLive(error) {
+  $("dot").className = error ? "dot off" : "dot on";
+  if (!error) { problem(""); return; }
+  $("updated").textContent = error.status ? "error" : "reconnecting…";
+  problem(error.status ? "The gateway answered: " + error.message :
+    "No answer from the gateway, retrying (" + error.message + ")");
 }
 
 async function start() {
@@ -217,7 +221,7 @@ async function start() {
   try {
     names = (await getJSON("/v2/experiments")).experiments.map((e) => e.name);
   } catch (e) {
-    setLive(false, e.message);
+    setLive(e);
     setTimeout(start, 2000);
     return;
   }
@@ -244,9 +248,9 @@ async function poll() {
   const name = state.experiment;
   try {
     const summary = await getJSON("/v2/experiments/" + encodeURIComponent(name) + "/summary");
-    if (name === state.experiment) { render(summary); setLive(true); }
+    if (name === state.experiment) { render(summary); setLive(null); }
   } catch (e) {
-    setLive(false, e.message);
+    setLive(e);
   }
   setTimeout(poll, Math.max(0, POLL_MS - (performance.now() - began)));
 }

@@ -79,7 +79,9 @@ def build_app(
     registry = CollectorRegistry()
     metrics = GatewayMetrics(registry)
     rng = rng or random.Random()
-    faults = FaultInjector(config.faults, random.Random(rng.random())) if config.faults else None
+    # Always present (empty = no faults, one dict lookup per call): faults can be injected at
+    # run time through the admin API for drills and demos.
+    faults = FaultInjector(config.faults, random.Random(rng.random()))
     drift = drift_monitors(config, settings.registry)
     gateway = Gateway(config, backends, events, metrics, rng=rng, faults=faults, drift=drift)
     live = LiveAnalyzer(
