@@ -250,4 +250,6 @@ async def test_faults_injected_at_run_time(make_app: Any, windows: np.ndarray) -
         direct = await client.post(
             "/v2/models/enhanced-predictor/infer", json=infer_body(windows[0])
         )
-        assert direct.status_code == 200
+        # Faults are gone, but the breaker the outage opened stays open until its cooldown:
+        # a direct call (no fallback) is refused fast instead of hitting a suspect model.
+        assert direct.status_code == 503 and "circuit breaker open" in direct.json()["error"]
