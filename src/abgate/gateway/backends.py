@@ -18,6 +18,7 @@ import onnxruntime as ort
 import orjson
 
 from abgate.errors import ModelError
+from abgate.gateway.batching import MicroBatcher
 from abgate.gateway.protocol import TensorSpec
 from abgate.registry.store import ModelVersion
 
@@ -64,7 +65,7 @@ class OnnxBackend:
 
     is_local = True
 
-    def __init__(self, mv: ModelVersion, name: str | None = None):
+    def __init__(self, mv: ModelVersion, name: str | None = None, max_batch_size: int = 64):
         mv.verify()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -85,19 +86,26 @@ class OnnxBackend:
             sha256=mv.card.onnx_sha256,
         )
 
+        self._batcher = MicroBatcher(self._run, max_batch_size) if max_batch_size > 1 else None
+
     async def start(self) -> None:
         return None
 
     async def close(self) -> None:
         return None
 
-    async def predict(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        # ~20-50 µs per window: cheaper inline than a thread hop.
+    def _run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        # Inline, not in a thread: a call costs tens of µs, less than a thread hop.
         try:
             (out,) = self._session.run([OUTPUT_NAME], {INPUT_NAME: batch})
         except Exception as exc:
             raise BackendError(f"onnxruntime failed: {exc}") from exc
         return np.asarray(out, dtype=np.float32).reshape(-1)
+
+    async def predict(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        if self._batcher is None:
+            return self._run(batch)
+        return await self._batcher.predict(batch)
 
 
 class RemoteV2Backend:

@@ -519,10 +519,13 @@ function trafficChart(arms) {
     return `<svg viewBox="0 0 ${W} ${H}"><text x="${L}" y="${H / 2}">` +
       "Measuring throughput…</text></svg>";
   }
-  const tMax = Math.max(...all.map((p) => p[0])), tMin = tMax - HISTORY_S;
+  // the window grows with the page's own history, up to HISTORY_S
+  const tMax = Math.max(...all.map((p) => p[0]));
+  const span = Math.min(HISTORY_S, Math.max(10, tMax - state.history[0].t));
+  const tMin = tMax - span;
   const step = niceStep(Math.max(1, ...all.map((p) => p[1])) * 1.1 / 4);
   const yMax = 4 * step;
-  const x = (t) => L + (t - tMin) / HISTORY_S * (W - L - R);
+  const x = (t) => L + (t - tMin) / span * (W - L - R);
   const y = (r) => T + (1 - r / yMax) * (H - T - B);
   let svg = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="requests per second">`;
   for (let i = 0; i <= 4; i++) {
@@ -531,7 +534,7 @@ function trafficChart(arms) {
     svg += `<text x="${L - 6}" y="${y(r) + 4}" text-anchor="end">` +
       `${+r.toFixed(1)}</text>`;
   }
-  for (const ago of [120, 90, 60, 30, 0]) {
+  for (const ago of [1, 0.75, 0.5, 0.25, 0].map((f) => Math.round(f * span))) {
     const label = ago ? "−" + ago + " s" : "now";
     svg += `<text x="${x(tMax - ago)}" y="${H - 8}" text-anchor="middle">${label}</text>`;
   }
@@ -644,7 +647,7 @@ _HTML = """<!doctype html>
       <div class="note">Dots: share of predictions that were right. Bars: 95% intervals.
         The lift interval is always-valid: it stays correct however often this page refreshes.
       </div></div>
-    <div class="card"><h2>Requests per second, last 2 minutes</h2><div id="traffic"></div>
+    <div class="card"><h2>Requests per second, live</h2><div id="traffic"></div>
       <div id="traffic-legend" class="legend"></div></div>
   </section>
   <section class="two">

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from abgate.errors import ConfigError
-from abgate.events.sqlite import SQLiteEventLog
+from abgate.events.factory import open_event_store
 from abgate.gateway.app import GatewayApp
 from abgate.gateway.backends import Backend, OnnxBackend, RemoteV2Backend
 from abgate.gateway.bandit import BanditAllocator
@@ -44,7 +43,9 @@ def drift_monitors(config: GatewayConfig, registry_root: str | Path) -> dict[str
     return monitors
 
 
-def build_backends(config: GatewayConfig, registry_root: str | Path) -> dict[str, Backend]:
+def build_backends(
+    config: GatewayConfig, registry_root: str | Path, max_batch_size: int = 64
+) -> dict[str, Backend]:
     registry = Registry(registry_root)
     backends: dict[str, Backend] = {}
     for spec in config.models:
@@ -58,7 +59,9 @@ def build_backends(config: GatewayConfig, registry_root: str | Path) -> dict[str
             )
         else:
             version = spec.version if spec.version is not None else "latest"
-            backends[spec.name] = OnnxBackend(registry.get(spec.name, version))
+            backends[spec.name] = OnnxBackend(
+                registry.get(spec.name, version), None, max_batch_size
+            )
     return backends
 
 
@@ -71,11 +74,8 @@ def build_app(
     """A ready-to-serve ASGI app; the event log opens at startup and flushes at shutdown."""
     if config is None:
         config = load_gateway_config(settings)
-    backends = build_backends(config, settings.registry)
-    events_dir = Path(settings.events_db).expanduser().resolve().parent
-    if not events_dir.is_dir():
-        raise ConfigError(f"events_db: folder {events_dir} does not exist")
-    events = SQLiteEventLog(settings.events_db, durability=settings.durability)
+    backends = build_backends(config, settings.registry, settings.max_batch_size)
+    events = open_event_store(settings.events_db, durability=settings.durability)
     registry = CollectorRegistry()
     metrics = GatewayMetrics(registry)
     rng = rng or random.Random()

@@ -34,6 +34,8 @@ class ServerSettings(BaseSettings):
     """Bearer token for admin endpoints; ``None`` disables them."""
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     """Largest accepted request body, in bytes."""
+    max_batch_size: int = Field(default=64, ge=1)
+    """Rows per ONNX Runtime call when concurrent requests are batched (1 disables batching)."""
     analysis_interval_s: float = Field(default=2.0, gt=0)
     """Seconds between live analyses (verdict, SRM, drift gauges, experiment summary)."""
     allow_open_feedback_on_loopback: bool = True
