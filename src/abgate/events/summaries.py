@@ -148,7 +148,7 @@ def _assignments(conn: sqlite3.Connection, experiment: str, since: int) -> dict[
 def _propensity_weights(conn: sqlite3.Connection, experiment: str) -> dict[str, float]:
     sql = (
         "SELECT assigned_model, avg(propensity) FROM (SELECT assigned_model, propensity "
-        "FROM inference WHERE experiment = ? AND assignment IN ('split', 'hash') "
+        "FROM inference WHERE +experiment = ? AND +assignment IN ('split', 'hash') "
         "AND propensity IS NOT NULL ORDER BY seq DESC LIMIT 10000) GROUP BY assigned_model"
     )
     return {m: float(p) for m, p in conn.execute(sql, (experiment,))}
@@ -156,8 +156,10 @@ def _propensity_weights(conn: sqlite3.Connection, experiment: str) -> dict[str, 
 
 def _latency(conn: sqlite3.Connection, experiment: str, limit: int) -> dict[str, np.ndarray]:
     rows = conn.execute(
-        "SELECT model, latency_ms FROM inference WHERE experiment = ? AND assignment != 'mirror' "
-        "ORDER BY seq DESC LIMIT ?",
+        # The unary + keeps SQLite off the experiment index: walking the table backwards by
+        # primary key stops after `limit` rows; the index would visit every row, then sort.
+        "SELECT model, latency_ms FROM inference WHERE +experiment = ? "
+        "AND +assignment != 'mirror' ORDER BY seq DESC LIMIT ?",
         (experiment, limit),
     ).fetchall()
     if not rows:
