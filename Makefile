@@ -14,8 +14,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/abgate train --if-empty
-	$(VENV)/bin/abgate models
+	$(VENV)/bin/abgate demo --scenarios 500 --workers 3
 
 test: $(STAMP)
 	$(PY) -m pytest

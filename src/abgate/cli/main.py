@@ -13,6 +13,7 @@ import click
 from abgate import __version__
 from abgate.cli.analyze import analyze_command
 from abgate.cli.audit import audit_group
+from abgate.cli.demo import demo_command
 from abgate.cli.events import events_group
 from abgate.cli.experiment import experiment_group
 from abgate.cli.models import models_command
@@ -29,12 +30,14 @@ def cli() -> None:
 
     \b
     Typical first run:
+      abgate demo           # train if needed, serve, replay 500 market days, write the report
       abgate train          # train both LSTM variants on the shipped market data
       abgate models         # show the registry
       abgate serve          # the A/B gateway on 127.0.0.1:8080
     """
 
 
+cli.add_command(demo_command)
 cli.add_command(train_command)
 cli.add_command(models_command)
 cli.add_command(serve_command)

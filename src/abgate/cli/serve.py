@@ -35,9 +35,10 @@ def _is_loopback(host: str) -> bool:
 @click.option("--events-db", default=None, help="SQLite event log [default: events.db].")
 @click.option(
     "--durability",
-    type=click.Choice(["strict", "relaxed"]),
+    type=click.Choice(["fsync", "strict", "relaxed"]),
     default=None,
-    help="strict: every event committed before the reply (default).",
+    help="strict (default): every event committed before its reply, safe if the process "
+    "dies; fsync: also fsynced, safe across a power cut; relaxed: batched after the reply.",
 )
 @click.option(
     "--admin-token",

@@ -95,7 +95,9 @@ class LiveAnalyzer:
         self._experiments = experiments
         self._is_bandit = is_bandit
         self.metrics = metrics
-        self.config = config or AnalysisConfig()
+        # Fewer bootstrap resamples than the offline default: a look runs every few seconds
+        # beside live traffic, and its GIL time shows up in the gateway's tail latency.
+        self.config = config or AnalysisConfig(bootstrap_resamples=400)
         self.interval_s = interval_s
         self.drift = dict(drift or {})
         self.clock = clock
@@ -162,7 +164,9 @@ class LiveAnalyzer:
         if not self.db_path.exists():
             return None, waiting
         try:
-            data = await asyncio.to_thread(load_experiment, self.db_path, experiment)
+            data = await asyncio.to_thread(
+                load_experiment, self.db_path, experiment, latency_sample=2000
+            )
         except StoreError:
             return None, waiting
         if self._is_bandit(experiment):

@@ -28,8 +28,9 @@ class ServerSettings(BaseSettings):
     """Experiment YAML file; ``None`` uses the built-in default experiment."""
     events_db: str = "events.db"
     """Event log location (SQLite file)."""
-    durability: Literal["strict", "relaxed"] = "strict"
-    """``strict``: an event is durable before the reply; ``relaxed``: writes are batched."""
+    durability: Literal["fsync", "strict", "relaxed"] = "strict"
+    """``strict``: committed before the reply (survives the process dying); ``fsync``: also
+    fsynced (survives a power cut); ``relaxed``: committed in batches after the reply."""
     admin_token: SecretStr | None = None
     """Bearer token for admin endpoints; ``None`` disables them."""
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)

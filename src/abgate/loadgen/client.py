@@ -34,6 +34,7 @@ ACCOUNT_HEADER = "x-user-id"
 ROUTE_HEADER = "x-seldon-route"
 INPUT_NAME = "ohlcv"
 OUTPUT_NAME = "probability_up"
+_FEEDBACK_LISTS = ("unknown", "duplicate", "invalid")
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,13 @@ class Target:
     def status_url(self) -> str:
         return f"{self.base_url.rstrip('/')}/v2/experiments/{self.experiment}"
 
-    def headers(self) -> dict[str, str]:
-        out = {"content-type": "application/json", "seldon-model": f"{self.experiment}.experiment"}
+    def headers(self, *, inference: bool = True) -> dict[str, str]:
+        """Headers of an inference call, or of a feedback call (``inference=False``)."""
+        out = {"content-type": "application/json"}
+        if inference:
+            out["seldon-model"] = f"{self.experiment}.experiment"
+        elif self.token:
+            out["authorization"] = f"Bearer {self.token}"
         if self.host_header:
             out["host"] = self.host_header
         return out
@@ -156,10 +162,8 @@ def encode_request(planned: Planned) -> bytes:
 
 def _probability(doc: dict[str, Any]) -> float:
     outputs = doc.get("outputs") or []
-    chosen = next((o for o in outputs if o.get("name") == OUTPUT_NAME), None)
-    if chosen is None and outputs:
-        chosen = outputs[0]
-    data = chosen.get("data") if isinstance(chosen, dict) else None
+    chosen: dict[str, Any] = next((o for o in outputs if o.get("name") == OUTPUT_NAME), {})
+    data = chosen.get("data")
     if not isinstance(data, list) or not data:
         raise ValueError(f"no {OUTPUT_NAME} output in the response")
     value = float(data[0])
@@ -282,24 +286,15 @@ class LoadGenerator:
 
     async def _feedback(self, batch: list[tuple[str, int]]) -> None:
         ids = tuple(i for i, _ in batch)
-        headers = {"content-type": "application/json"}
-        if self.target.host_header:
-            headers["host"] = self.target.host_header
-        if self.target.token:
-            headers["authorization"] = f"Bearer {self.target.token}"
+        headers = self.target.headers(inference=False)
         body = orjson.dumps({"feedback": [{"id": i, "truth": t} for i, t in batch]})
         try:
             response = await self.http.post(self.target.feedback_url, content=body, headers=headers)
             doc = orjson.loads(response.content)
             if response.status_code >= 400 or not isinstance(doc, dict):
                 raise ValueError(f"HTTP {response.status_code}: {doc}")
-            result = FeedbackBatch(
-                ids,
-                int(doc.get("accepted", 0)),
-                tuple(doc.get("unknown", ())),
-                tuple(doc.get("duplicate", ())),
-                tuple(doc.get("invalid", ())),
-            )
+            unknown, duplicate, invalid = (tuple(doc.get(k, ())) for k in _FEEDBACK_LISTS)
+            result = FeedbackBatch(ids, int(doc.get("accepted", 0)), unknown, duplicate, invalid)
         except (httpx.HTTPError, ValueError, TypeError) as exc:
             result = FeedbackBatch(ids, error=f"{type(exc).__name__}: {exc}")
         self.on_feedback(result)

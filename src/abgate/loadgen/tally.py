@@ -52,18 +52,20 @@ class ClientTally:
     """Everything the load generator observed, updated one outcome at a time."""
 
     models: dict[str, ModelTally] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+    """Every request in the order it finished (for the report's per-prediction table)."""
     sent: int = 0
     failures: int = 0
     server_errors: int = 0
     """Failures answered with an HTTP 5xx (the gateway logged them)."""
     failure_reasons: dict[str, int] = field(default_factory=dict)
-    scored_order: list[tuple[str, bool]] = field(default_factory=list)
-    """(model, correct) in the order predictions were scored: the sequential test's looks."""
-    recent: deque[Outcome] = field(default_factory=lambda: deque(maxlen=6))
+    scored_order: list[tuple[str, bool, float]] = field(default_factory=list)
+    """(model, correct, finished_s) in the order predictions were scored (sequential looks)."""
+    recent: deque[Outcome] = field(default_factory=lambda: deque(maxlen=5))
+    """The last scored predictions, for the live view."""
     accounts: dict[str, set[str]] = field(default_factory=dict)
     """account → models that answered it (more than one means the session was not sticky)."""
     account_visits: dict[str, int] = field(default_factory=dict)
-    last_finished_s: float = 0.0
     feedback_sent: int = 0
     feedback_accepted: int = 0
     feedback_rejected: int = 0
@@ -78,7 +80,7 @@ class ClientTally:
 
     def record(self, outcome: Outcome) -> None:
         self.sent += 1
-        self.last_finished_s = max(self.last_finished_s, outcome.finished_s)
+        self.outcomes.append(outcome)
         if outcome.probability is None or outcome.model is None:
             self.failures += 1
             self.server_errors += int(outcome.status >= 500)
@@ -98,7 +100,7 @@ class ClientTally:
         counts = tally.regimes.setdefault(scenario.regime, [0, 0])
         counts[0] += 1
         counts[1] += int(correct)
-        self.scored_order.append((outcome.model, correct))
+        self.scored_order.append((outcome.model, correct, outcome.finished_s))
         self.recent.append(outcome)
         account = outcome.planned.account
         self.accounts.setdefault(account, set()).add(outcome.model)
@@ -162,6 +164,14 @@ def _variants(status: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
     return {str(v["model"]): v for v in status.get("variants", ())}
 
 
+def status_delta(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any], key: str
+) -> dict[str, int]:
+    """Per model, ``after[key] − before[key]`` of two experiment status documents."""
+    old, new = _variants(before), _variants(after)
+    return {m: int(v.get(key, 0)) - int(old.get(m, {}).get(key, 0)) for m, v in new.items()}
+
+
 def compare_tallies(
     tally: ClientTally,
     before: Mapping[str, Any] | None,
@@ -170,13 +180,14 @@ def compare_tallies(
     """Compare ``tally`` with the gateway's status difference ``after − before``."""
     if after is None:
         return TallyCheck(False, note="the endpoint has no abgate experiment status to compare")
-    old, new = _variants(before), _variants(after)
+    keys = ("served", "errors", "fallbacks_served", "scored", "correct")
+    d = {key: status_delta(before, after, key) for key in keys}
 
     def delta(model: str, key: str) -> int:
-        return int(new.get(model, {}).get(key, 0)) - int(old.get(model, {}).get(key, 0))
+        return d[key].get(model, 0)
 
     rows: list[CheckRow] = []
-    for model in sorted(set(new) | set(tally.models)):
+    for model in sorted(set(d["served"]) | set(tally.models)):
         mine = tally.models.get(model, ModelTally(model))
         rows += [
             CheckRow(
@@ -186,9 +197,7 @@ def compare_tallies(
             CheckRow(model, "scored", mine.scored, delta(model, "scored")),
             CheckRow(model, "correct", mine.correct, delta(model, "correct")),
         ]
-    rows.append(
-        CheckRow("all", "http_5xx", tally.server_errors, sum(delta(m, "errors") for m in new))
-    )
+    rows.append(CheckRow("all", "http_5xx", tally.server_errors, sum(d["errors"].values())))
     notes = []
     if tally.feedback_lost:
         notes.append(f"{tally.feedback_lost} feedback items were not delivered")
