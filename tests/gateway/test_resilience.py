@@ -11,6 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
+from abgate.events.summaries import load_experiment
 from abgate.events.types import FeedbackItem
 from abgate.gateway.backends import BackendError, RemoteV2Backend
 
@@ -63,6 +64,11 @@ async def test_failing_candidate_falls_back_with_zero_failed_requests(
     assert len(fb) == assigned and {r[1] for r in fb} == {"baseline-predictor"}
     assert {r[2] for r in fb} == {"enhanced-predictor"}
     assert rows(db, "SELECT count(*) FROM admin WHERE kind = 'breaker'")[0][0] >= 1
+    # The fallback hid every failure from clients, but not from the candidate's guardrail.
+    arms = load_experiment(db, EXPERIMENT).arms
+    enhanced = arms["enhanced-predictor"]
+    assert enhanced.errors.successes == enhanced.errors.trials == enhanced.assignments > 0
+    assert arms["baseline-predictor"].errors.successes == 0
 
 
 async def test_slow_candidate_times_out_and_falls_back(make_app: Any, windows: np.ndarray) -> None:

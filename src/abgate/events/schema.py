@@ -141,6 +141,7 @@ CREATE TABLE tally_assigned (
     experiment      TEXT    NOT NULL,
     model           TEXT    NOT NULL,
     assignments     INTEGER NOT NULL,
+    failures        INTEGER NOT NULL,  -- the chosen model failed (fallback or error reply)
     PRIMARY KEY (experiment, model)
 ) WITHOUT ROWID;
 CREATE TABLE tally_feedback (
@@ -167,8 +168,12 @@ BEGIN
         latency_sum = latency_sum + excluded.latency_sum,
         latency_sumsq = latency_sumsq + excluded.latency_sumsq;
     INSERT INTO tally_assigned
-    SELECT NEW.experiment, NEW.assigned_model, 1 WHERE NEW.assigned_model IS NOT NULL
-    ON CONFLICT (experiment, model) DO UPDATE SET assignments = assignments + 1;
+    SELECT NEW.experiment, NEW.assigned_model, 1,
+           NEW.assignment = 'fallback' OR NEW.status >= 400
+    WHERE NEW.assigned_model IS NOT NULL
+    ON CONFLICT (experiment, model) DO UPDATE SET
+        assignments = assignments + 1,
+        failures = failures + excluded.failures;
 END;
 
 CREATE TRIGGER tally_feedback_insert AFTER INSERT ON feedback
@@ -191,7 +196,7 @@ SELECT experiment, model, count(*), sum(status >= 400), sum(assignment = 'fallba
 FROM inference WHERE experiment IS NOT NULL AND assignment != 'mirror'
 GROUP BY experiment, model;
 INSERT INTO tally_assigned
-SELECT experiment, assigned_model, count(*)
+SELECT experiment, assigned_model, count(*), sum(assignment = 'fallback' OR status >= 400)
 FROM inference
 WHERE experiment IS NOT NULL AND assigned_model IS NOT NULL AND assignment != 'mirror'
 GROUP BY experiment, assigned_model;

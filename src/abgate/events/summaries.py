@@ -6,9 +6,10 @@ newest-first by primary key. Weights are the experiment's configured weights as 
 recorded them (``experiment_config`` and ``weight_change`` admin events); SRM counts only the
 assignments made since the last weight change, since only those share one set of weights.
 
-Arms: accuracy, errors, returns and latency belong to the model that *served* (a fallback
-answer is the default model's prediction); assignments belong to the model the router *chose*
-(the sample-ratio check is about assignment, before any fallback).
+Arms: accuracy, returns and latency belong to the model that *served* (a fallback answer is the
+default model's prediction); assignments and failures belong to the model the router *chose*
+(the sample-ratio check is about assignment, before any fallback, and a candidate whose failures
+the fallback hides must still fail its error-rate guardrail).
 """
 
 from __future__ import annotations
@@ -87,17 +88,26 @@ def _load(conn: sqlite3.Connection, experiment: str, latency_sample: int) -> Exp
     if not weights:
         weights, source = _propensity_weights(conn, experiment), "propensity"
     assigned = _assignments(conn, experiment, since)
+    failures = {
+        m: (n, f)
+        for m, n, f in conn.execute(
+            "SELECT model, assignments, failures FROM tally_assigned WHERE experiment = ?",
+            (experiment,),
+        )
+    }
     names = sorted(set(weights) | set(assigned) | set(served))
     weights = {n: float(weights.get(n, 0.0)) for n in names}
     latency = _latency(conn, experiment, latency_sample)
     arms = {}
     for name in names:
-        requests, errors = served.get(name, (0, 0))
         scored, correct, rn, rs, rss = scores.get(name, (0, 0, 0, 0.0, 0.0))
+        chosen, failed = failures.get(name, (0, 0))
         arms[name] = ArmSummary(
             assignments=assigned.get(name, 0),
             accuracy=Proportion(correct, scored),
-            errors=Proportion(errors, requests),
+            # The guardrail asks how often the model fails when the router chooses it: a
+            # failure rescued by the fallback still counts against the model that failed.
+            errors=Proportion(failed, chosen),
             returns=Moments(rn, rs, rss),
             latency_ms=latency.get(name, np.zeros(0)),
         )
