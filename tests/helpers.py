@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -20,7 +21,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(registry: Path, db: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def serve(
+    registry: Path, db: Path, *extra: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -38,6 +41,7 @@ def serve(registry: Path, db: Path, *extra: str) -> Iterator[tuple[subprocess.Po
             "t",
             *extra,
         ],
+        env=None if env is None else {**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

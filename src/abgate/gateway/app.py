@@ -16,6 +16,7 @@ Routes (Open Inference Protocol V2 plus abgate's experiment endpoints)::
     PUT  /v2/models/{model}/faults                     inject or clear faults (admin)
     POST /v2/experiments/{experiment}/feedback         ground truth for earlier predictions
     GET  /metrics                                      Prometheus exposition
+    GET  /openapi.json                                 this API as OpenAPI 3.1
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from abgate.gateway.http import (
     json_response,
 )
 from abgate.gateway.live import LiveAnalyzer
+from abgate.gateway.openapi import openapi_document
 from abgate.gateway.protocol import OutputTensor, TensorSpec, encode_response, parse_infer_request
 from abgate.gateway.rollout import Action
 from abgate.gateway.routing import format_route
@@ -75,6 +77,7 @@ class GatewayApp:
         *,
         admin_token: str | None,
         max_body_bytes: int = 4 * 1024 * 1024,
+        body_timeout_s: float = BODY_TIMEOUT_S,
         open_feedback_on_loopback: bool = True,
         on_startup: Callable[[], Awaitable[None]] | None = None,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
@@ -85,12 +88,14 @@ class GatewayApp:
         self.registry = registry
         self.admin_token = admin_token
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self.open_feedback_on_loopback = open_feedback_on_loopback
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
         self.analyzer = live
         self.controller = controller
         self.bandit: BanditAllocator | None = None
+        self._openapi = openapi_document()
         # Request ids need uniqueness, not secrecy: os.urandom per request costs ~30 µs here.
         self._ids = random.Random(os.urandom(16))
         v = "/versions/{version}"
@@ -114,6 +119,7 @@ class GatewayApp:
                 # after the fixed paths above: {action} would match them too
                 Route("POST", "/v2/experiments/{experiment}/{action}", self.control, True),
                 Route("GET", "/metrics", self.metrics),
+                Route("GET", "/openapi.json", self.openapi),
                 Route("GET", "/dashboard", self.dashboard),
             ]
         )
@@ -194,7 +200,7 @@ class GatewayApp:
         chunks: list[bytes] = []
         size = 0
         try:
-            async with asyncio.timeout(BODY_TIMEOUT_S):
+            async with asyncio.timeout(self.body_timeout_s):
                 while True:
                     message = await receive()
                     if message["type"] == "http.disconnect":
@@ -209,7 +215,9 @@ class GatewayApp:
                     if not message.get("more_body", False):
                         break
         except TimeoutError:
-            raise ProtocolError(f"body not received within {BODY_TIMEOUT_S:g} s", 408) from None
+            raise ProtocolError(
+                f"body not received within {self.body_timeout_s:g} s", 408
+            ) from None
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     # ---- health and metadata ---------------------------------------------------------------
@@ -384,6 +392,9 @@ class GatewayApp:
                 "invalid": list(result.invalid),
             }
         )
+
+    async def openapi(self, request: Request) -> Response:
+        return json_response(self._openapi)
 
     async def metrics(self, request: Request) -> Response:
         return Response(200, generate_latest(self.registry), CONTENT_TYPE_LATEST.encode())

@@ -119,6 +119,7 @@ def build_app(
         registry,
         admin_token=token,
         max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
         open_feedback_on_loopback=settings.allow_open_feedback_on_loopback,
         on_startup=startup,
         on_shutdown=shutdown,

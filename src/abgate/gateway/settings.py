@@ -35,6 +35,8 @@ class ServerSettings(BaseSettings):
     """Bearer token for admin endpoints; ``None`` disables them."""
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     """Largest accepted request body, in bytes."""
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    """A request body must arrive within this many seconds (slow-loris guard), else 408."""
     max_batch_size: int = Field(default=64, ge=1)
     """Rows per ONNX Runtime call when concurrent requests are batched (1 disables batching)."""
     analysis_interval_s: float = Field(default=2.0, gt=0)
