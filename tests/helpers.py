@@ -22,30 +22,38 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(
-    registry: Path, db: Path, *extra: str, env: dict[str, str] | None = None
+    registry: Path,
+    db: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "abgate.cli.main",
-            "serve",
-            "--registry",
-            str(registry),
-            "--events-db",
-            str(db),
-            "--port",
-            str(port),
-            "--admin-token",
-            "t",
-            *extra,
-        ],
-        env=None if env is None else {**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    """`abgate serve` on loopback (admin token "t"); output goes to a log file beside ``db``
+    (a pipe nobody reads could fill up and stall the server)."""
+    port = port or free_port()
+    log_path = db.parent / f"gateway-{port}.log"
+    with log_path.open("a") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "abgate.cli.main",
+                "serve",
+                "--registry",
+                str(registry),
+                "--events-db",
+                str(db),
+                "--port",
+                str(port),
+                "--admin-token",
+                "t",
+                *extra,
+            ],
+            env=None if env is None else {**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -56,12 +64,12 @@ def serve(
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            out = proc.communicate(timeout=5)[0]
-            raise RuntimeError(f"gateway did not start: {out}")
+            proc.wait(5)
+            raise RuntimeError(f"gateway did not start: {log_path.read_text()[-2000:]}")
         time.sleep(0.1)
     try:
         yield proc, url
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.communicate(timeout=10)  # reap and close the pipe
+        proc.wait(10)
