@@ -1,12 +1,18 @@
-"""Gateway vs MLServer serving the same ONNX model directly: wrk, same payload, same run.
+"""Serving throughput side by side: abgate vs MLServer vs NGINX split in front of MLServer vs the
+Python HTTP floor. wrk, one real held-out market day as payload, all stacks in one run.
 
     .venv/bin/python benchmarks/bench_gateway.py [--runs 3] [--duration 5] [--connections 1 16 64]
 
-Targets (all on 127.0.0.1, one server process each):
-  abgate    `abgate serve`, both models in-process, 70/30 experiment, events (strict) and metrics on
-  mlserver  MLServer 1.7.1 with abgate's ONNX runtime, parallel_workers=0 (inference in the server
-            process; the fastest setting for a model this small, see the README)
-The payload is one real held-out market day (`[1, 40, 5]` JSON). Medians over --runs.
+Stacks (127.0.0.1, one server process each, wrk -t1):
+  abgate        `abgate serve`: both models in-process, 70/30 experiment, events (strict: every
+                event committed before its response) and metrics on, micro-batching on
+  mlserver      MLServer 1.7.1 serving the same ONNX model directly with abgate's runtime; the best
+                of parallel_workers 0 / 2 and adaptive batching on / off, chosen at 16 connections
+  nginx         NGINX split_clients 70/30 → MLServer (best settings) serving both models: the
+                seed's ingress-level split
+  hello         a bare ASGI app on the gateway's server stack (uvicorn + uvloop + httptools, one
+                worker) that reads the same body and returns a fixed small JSON: the Python floor
+Also the gateway's RSS after the load. Results: benchmarks/results/gateway.json (medians).
 """
 
 from __future__ import annotations
@@ -21,33 +27,41 @@ import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _servers import ROOT, ensure_mlserver, free_port, mlserver_repo, running
+from _servers import (
+    ROOT,
+    ensure_mlserver,
+    free_port,
+    mlserver_repo,
+    nginx_config,
+    running,
+)
 
 from abgate.registry.store import Registry
 
 RESULTS = ROOT / "benchmarks" / "results"
 LUA = ROOT / "benchmarks" / "wrk_post.lua"
+INFER = "/v2/models/baseline-predictor/infer"
 
 
 def payload(registry: Registry) -> bytes:
     s = registry.get("baseline-predictor").load_heldout()
     window = s.windows[len(s) // 2]
-    return orjson.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "ohlcv",
-                    "shape": [1, 40, 5],
-                    "datatype": "FP32",
-                    "data": window.reshape(-1).tolist(),
-                }
-            ]
-        }
-    )
+    body = {
+        "inputs": [
+            {
+                "name": "ohlcv",
+                "shape": [1, 40, 5],
+                "datatype": "FP32",
+                "data": window.reshape(-1).tolist(),
+            }
+        ]
+    }
+    return orjson.dumps(body)
 
 
 def wrk(url: str, body: Path, connections: int, duration: int) -> dict[str, float]:
@@ -59,31 +73,44 @@ def wrk(url: str, body: Path, connections: int, duration: int) -> dict[str, floa
         env=env,
         check=True,
     ).stdout
-    line = next(ln for ln in out.splitlines() if ln.startswith("{"))
-    r = json.loads(line)
-    seconds = r["duration_us"] / 1e6
-    errors = r["errors_connect"] + r["errors_read"] + r["errors_write"] + r["errors_timeout"]
+    r = json.loads(next(ln for ln in out.splitlines() if ln.startswith("{")))
+    errors = sum(r[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_timeout"))
     return {
-        "rps": r["requests"] / seconds,
+        "rps": r["requests"] / (r["duration_us"] / 1e6),
         "p50_ms": r["p50_us"] / 1000,
         "p99_ms": r["p99_us"] / 1000,
         "errors": errors + r["non_2xx"],
     }
 
 
-def measure(name: str, url: str, body: Path, args: argparse.Namespace, table: dict) -> None:
+def sweep(
+    name: str,
+    url: str,
+    body: Path,
+    conns: list[int],
+    args: argparse.Namespace,
+    table: dict[str, Any],
+) -> None:
     wrk(url, body, 16, 2)  # warm-up
-    for c in args.connections:
+    for c in conns:
         runs = [wrk(url, body, c, args.duration) for _ in range(args.runs)]
         med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
         med["errors"] = sum(r["errors"] for r in runs)
         med["runs_rps"] = [round(r["rps"]) for r in runs]
         table.setdefault(name, {})[str(c)] = med
         print(
-            f"{name:10s} c={c:3d}  {med['rps']:8.0f} req/s  p50 {med['p50_ms']:6.2f} ms  "
-            f"p99 {med['p99_ms']:6.2f} ms  errors {med['errors']}",
+            f"{name:10s} c={c:3d} {med['rps']:8.0f} req/s  p50 {med['p50_ms']:6.2f} ms  "
+            f"p99 {med['p99_ms']:7.2f} ms  errors {med['errors']}",
             flush=True,
         )
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def main() -> None:
@@ -92,6 +119,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--registry", default=str(ROOT / "models"))
+    parser.add_argument("--only", nargs="+", default=["abgate", "mlserver", "nginx", "hello"])
     args = parser.parse_args()
     registry = Registry(args.registry)
     if registry.is_empty():
@@ -99,64 +127,128 @@ def main() -> None:
             [sys.executable, "-m", "abgate.cli.main", "train", "--registry", args.registry],
             check=True,
         )
-    table: dict[str, dict[str, dict[str, float]]] = {}
+    table: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    py = sys.executable
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         body = tmp / "body.json"
         body.write_bytes(payload(registry))
-        port = free_port()
-        gw_cmd = [
-            sys.executable,
-            "-m",
-            "abgate.cli.main",
-            "serve",
-            "--registry",
-            args.registry,
-            "--events-db",
-            str(tmp / "events.db"),
-            "--port",
-            str(port),
-        ]
-        with running(gw_cmd, f"http://127.0.0.1:{port}/v2/health/ready", tmp / "gw.log"):
-            measure(
-                "abgate",
-                f"http://127.0.0.1:{port}/v2/models/baseline-predictor/infer",
-                body,
-                args,
-                table,
-            )
-        mlserver = ensure_mlserver()
-        port = free_port()
-        repo = tmp / "mlserver"
-        mv = registry.get("baseline-predictor")
-        mlserver_repo(repo, {"baseline-predictor": mv.path}, port, workers=0)
-        with running(
-            [str(mlserver), "start", str(repo)],
-            f"http://127.0.0.1:{port}/v2/health/ready",
-            tmp / "mls.log",
-        ):
-            measure(
-                "mlserver",
-                f"http://127.0.0.1:{port}/v2/models/baseline-predictor/infer",
-                body,
-                args,
-                table,
-            )
-    ratios = {c: table["abgate"][c]["rps"] / table["mlserver"][c]["rps"] for c in table["abgate"]}
+        if "abgate" in args.only:
+            port = free_port()
+            cmd = [
+                py,
+                "-m",
+                "abgate.cli.main",
+                "serve",
+                "--registry",
+                args.registry,
+                "--events-db",
+                str(tmp / "events.db"),
+                "--port",
+                str(port),
+            ]
+            with running(cmd, f"http://127.0.0.1:{port}/v2/health/ready", tmp / "gw.log") as proc:
+                sweep(
+                    "abgate", f"http://127.0.0.1:{port}{INFER}", body, args.connections, args, table
+                )
+                extra["abgate_rss_mb"] = round(rss_mb(proc.pid), 1)
+        if "hello" in args.only:
+            port = free_port()
+            cmd = [
+                py,
+                "-m",
+                "uvicorn",
+                "hello_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--log-level",
+                "warning",
+                "--app-dir",
+                str(ROOT / "benchmarks"),
+            ]
+            with running(cmd, f"http://127.0.0.1:{port}/", tmp / "hello.log", post_ready=True):
+                sweep(
+                    "hello", f"http://127.0.0.1:{port}{INFER}", body, args.connections, args, table
+                )
+        if "mlserver" in args.only or "nginx" in args.only:
+            mlserver = ensure_mlserver()
+            models = {n: registry.get(n).path for n in ("baseline-predictor", "enhanced-predictor")}
+            best, best_rps = None, -1.0
+            for workers, batch in ((0, 0), (0, 16), (2, 0)):
+                port = free_port()
+                repo = tmp / f"mls-{workers}-{batch}"
+                mlserver_repo(repo, models, port, workers, batch, 0.001)
+                url = f"http://127.0.0.1:{port}"
+                with running(
+                    [str(mlserver), "start", str(repo)], url + "/v2/health/ready", tmp / "mls.log"
+                ):
+                    wrk(url + INFER, body, 16, 2)
+                    rps = wrk(url + INFER, body, 16, args.duration)["rps"]
+                print(
+                    f"mlserver parallel_workers={workers} max_batch_size={batch or 'off'}: "
+                    f"{rps:.0f} req/s at c=16",
+                    flush=True,
+                )
+                extra.setdefault("mlserver_settings_tried", []).append(
+                    {"parallel_workers": workers, "max_batch_size": batch, "rps_c16": round(rps)}
+                )
+                if rps > best_rps:
+                    best, best_rps = (workers, batch), rps
+            assert best is not None
+            extra["mlserver_best"] = {"parallel_workers": best[0], "max_batch_size": best[1]}
+            port = free_port()
+            repo = tmp / "mls-best"
+            mlserver_repo(repo, models, port, best[0], best[1], 0.001)
+            url = f"http://127.0.0.1:{port}"
+            with running(
+                [str(mlserver), "start", str(repo)], url + "/v2/health/ready", tmp / "mls.log"
+            ):
+                if "mlserver" in args.only:
+                    sweep("mlserver", url + INFER, body, args.connections, args, table)
+                if "nginx" in args.only:
+                    nport = free_port()
+                    conf = nginx_config(tmp / "nginx", nport, port)
+                    cmd = ["nginx", "-c", str(conf), "-g", "daemon off;"]
+                    with running(cmd, None, tmp / "nginx.log", wait_port=nport):
+                        sweep(
+                            "nginx",
+                            f"http://127.0.0.1:{nport}/",
+                            body,
+                            args.connections,
+                            args,
+                            table,
+                        )
+    ratios: dict[str, dict[str, float]] = {}
+    if "abgate" in table:
+        for other in ("mlserver", "nginx", "hello"):
+            if other in table:
+                ratios[f"abgate/{other}"] = {
+                    c: round(table["abgate"][c]["rps"] / table[other][c]["rps"], 2)
+                    for c in table["abgate"]
+                    if c in table[other]
+                }
     result = {
-        "benchmark": "gateway vs MLServer direct, wrk -t1, [1,40,5] JSON payload",
+        "benchmark": "serving throughput, wrk -t1, [1,40,5] JSON payload (3.8 KB)",
         "command": "benchmarks/bench_gateway.py " + " ".join(sys.argv[1:]),
         "runs": args.runs,
         "duration_s": args.duration,
         "results": table,
-        "throughput_ratio_abgate_over_mlserver": {c: round(r, 2) for c, r in ratios.items()},
+        "throughput_ratios": ratios,
+        **extra,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "gateway.json").write_text(json.dumps(result, indent=2) + "\n")
-    for c, r in ratios.items():
-        print(f"c={c}: abgate / mlserver throughput = {r:.2f}x")
+    for name, by_c in ratios.items():
+        print(name, by_c)
 
 
 if __name__ == "__main__":

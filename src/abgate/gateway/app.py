@@ -16,6 +16,7 @@ Routes (Open Inference Protocol V2 plus abgate's experiment endpoints)::
     PUT  /v2/models/{model}/faults                     inject or clear faults (admin)
     POST /v2/experiments/{experiment}/feedback         ground truth for earlier predictions
     GET  /metrics                                      Prometheus exposition
+    GET  /dashboard                                    built-in live dashboard (HTML)
     GET  /openapi.json                                 this API as OpenAPI 3.1
 """
 

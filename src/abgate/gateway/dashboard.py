@@ -342,7 +342,10 @@ function renderVerdict(v, analysis, comparison, baseline, arms) {
       "Waiting for traffic on every arm.";
   } else {
     text = "No significant difference in accuracy between " + who + " and " + baseline + " yet.";
-    if (finite(v.samples_needed)) {
+    if (finite(v.samples_needed) && v.samples_needed > 1e6) {
+      text += " The difference so far is so small that resolving it would take over a million" +
+        " more scored predictions: the models look alike.";
+    } else if (finite(v.samples_needed)) {
       text += " Roughly " + num(v.samples_needed) + " more scored predictions to a decision.";
     }
   }
