@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean-venv
+.PHONY: demo test lint format bench soak audit clean-venv
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+soak: $(STAMP)
+	$(PY) benchmarks/soak.py --minutes 10
+
+audit: $(STAMP)
+	$(VENV)/bin/pip-audit -r requirements.lock
 
 clean-venv:
 	rm -rf $(VENV)
