@@ -259,3 +259,33 @@ async def test_faults_injected_at_run_time(make_app: Any, windows: np.ndarray) -
         # Faults are gone, but the breaker the outage opened stays open until its cooldown:
         # a direct call (no fallback) is refused fast instead of hitting a suspect model.
         assert direct.status_code == 503 and "circuit breaker open" in direct.json()["error"]
+
+
+async def test_feedback_needs_a_token_off_loopback(
+    make_app: Any, windows: np.ndarray, smoke_registry: Path, tmp_path: Path
+) -> None:
+    import random as _random
+
+    from abgate.gateway.server import build_app
+    from abgate.gateway.settings import ServerSettings
+
+    app = build_app(
+        ServerSettings(
+            registry=str(smoke_registry), events_db=str(tmp_path / "remote.db"), admin_token="tok"
+        ),  # type: ignore[arg-type]
+        config=make_config(),
+        rng=_random.Random(1),
+    )
+    await app.startup()
+    try:
+        # An ASGI scope naming a remote peer; no traffic leaves the process.
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            path = f"/v2/experiments/{EXPERIMENT}/feedback"
+            body = {"feedback": [{"id": "x", "truth": 1}]}
+            denied = await client.post(path, json=body)
+            assert denied.status_code == 401 and "s3cr3t" not in denied.text
+            ok = await client.post(path, json=body, headers={"authorization": "Bearer s3cr3t-admin"})
+            assert ok.status_code == 200 and ok.json()["unknown"] == ["x"]
+    finally:
+        await app.shutdown()
