@@ -271,7 +271,9 @@ async def test_feedback_needs_a_token_off_loopback(
 
     app = build_app(
         ServerSettings(
-            registry=str(smoke_registry), events_db=str(tmp_path / "remote.db"), admin_token="tok"
+            registry=str(smoke_registry),
+            events_db=str(tmp_path / "remote.db"),
+            admin_token="s3cr3t-admin",
         ),  # type: ignore[arg-type]
         config=make_config(),
         rng=_random.Random(1),
@@ -285,7 +287,9 @@ async def test_feedback_needs_a_token_off_loopback(
             body = {"feedback": [{"id": "x", "truth": 1}]}
             denied = await client.post(path, json=body)
             assert denied.status_code == 401 and "s3cr3t" not in denied.text
-            ok = await client.post(path, json=body, headers={"authorization": "Bearer s3cr3t-admin"})
+            ok = await client.post(
+                path, json=body, headers={"authorization": "Bearer s3cr3t-admin"}
+            )
             assert ok.status_code == 200 and ok.json()["unknown"] == ["x"]
     finally:
         await app.shutdown()
