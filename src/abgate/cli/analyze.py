@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import click
 import numpy as np
@@ -13,7 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from abgate.errors import StoreError
-from abgate.events.summaries import ExperimentData, list_experiments, load_experiment
+from abgate.events.factory import event_log_exists, list_experiments, load_experiment
+from abgate.events.summaries import ExperimentData
 from abgate.stats import AnalysisConfig, ExperimentAnalysis, analyze_experiment
 
 
@@ -102,10 +102,9 @@ def render_analysis(data: ExperimentData, analysis: ExperimentAnalysis) -> Group
 @click.command("analyze")
 @click.option(
     "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
     default="events.db",
     show_default=True,
-    help="Event log written by `abgate serve`.",
+    help="Event log written by `abgate serve`: a SQLite file or a postgresql:// URL.",
 )
 @click.option("--experiment", default=None, help="Experiment name [default: the only one].")
 @click.option("--json", "as_json", is_flag=True, help="Print the full analysis as JSON.")
@@ -128,7 +127,7 @@ def render_analysis(data: ExperimentData, analysis: ExperimentAnalysis) -> Group
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 def analyze_command(
-    db: Path,
+    db: str,
     experiment: str | None,
     as_json: bool,
     alpha: float,
@@ -142,7 +141,7 @@ def analyze_command(
     latency quantiles from the most recent 5,000 requests (a bootstrap over more costs
     seconds and changes little).
     """
-    if not db.exists():
+    if not event_log_exists(db):
         raise StoreError(f"{db}: no such event log")
     if experiment is None:
         names = list_experiments(db)

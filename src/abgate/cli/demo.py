@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from abgate.demo.faults import CandidateFault, parse_candidate_fault
 from abgate.errors import AbgateError
 from abgate.gateway.config import DEFAULT_EXPERIMENT
 
@@ -22,6 +23,15 @@ def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     if value is not None and not value.startswith(("http://", "https://")):
         raise click.BadParameter(f"{value!r} is not a URL: use http://host:port", ctx, param)
     return value.rstrip("/") if value else value
+
+
+def _candidate_fault(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> CandidateFault | None:
+    try:
+        return parse_candidate_fault(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
 
 
 @click.command("demo", context_settings={"max_content_width": 100})
@@ -87,6 +97,16 @@ def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     show_default=True,
     help="Fail (exit 1) when more than this share of requests failed.",
 )
+@click.option(
+    "--candidate-fault",
+    multiple=True,
+    metavar="FAULT",
+    callback=_candidate_fault,
+    help="Break the candidate on purpose and let the gateway's safety machinery act: "
+    "error-rate=R (0 < R ≤ 1), latency-ms=MS, down-after=N (taken down after N requests). "
+    "Repeat the flag or separate with commas. Turns on a progressive rollout; needs the "
+    "demo's own gateway.",
+)
 def demo_command(
     scenarios: int,
     workers: int,
@@ -99,6 +119,7 @@ def demo_command(
     registry: Path,
     out: Path,
     max_error_rate: float,
+    candidate_fault: CandidateFault | None,
 ) -> None:
     """Run a live A/B test of the two LSTM predictors on real held-out market days.
 
@@ -116,22 +137,47 @@ def demo_command(
     honest answer.
 
     \b
+    With --candidate-fault the candidate fails, slows down or goes down while a
+    progressive rollout runs. Expected: every client request still answered
+    (fallback to the baseline), the circuit breaker opens (down, or an error
+    rate of 0.7 or more), the rollout controller rolls the candidate back; the
+    report adds a timeline of breaker states, weights and fallbacks.
+
+    \b
     Examples:
       abgate demo --scenarios 500 --workers 3
       abgate demo --rate 200 --duration 20
       abgate demo --endpoint http://127.0.0.1:8080
       abgate demo --endpoint http://mesh.local --host-header ab.example.com
+      abgate demo --candidate-fault error-rate=0.3
+      abgate demo --candidate-fault latency-ms=200 --candidate-fault down-after=300
 
     Feedback to a gateway that is not on loopback is sent with the bearer
     token in ABGATE_ADMIN_TOKEN.
 
     Exit code 0 when the run completed; 1 when the gateway could not start,
-    the endpoint was unreachable, or the error rate exceeded --max-error-rate.
+    the endpoint was unreachable, the error rate exceeded --max-error-rate, or
+    a fault run did not show its expected outcome.
     """
     from abgate.demo.runner import DemoOptions, run_demo  # heavy imports only when running
 
     if (rate is None) != (duration is None):
         raise click.UsageError("--rate and --duration go together (open-loop load)")
+    if candidate_fault is not None:
+        if endpoint:
+            raise click.BadParameter(
+                "needs the demo's own gateway (it sets up the faults, the rollout policy and "
+                "the breaker at start): drop --endpoint",
+                param_hint="'--candidate-fault'",
+            )
+        planned = max(1, round(rate * duration)) if rate and duration else scenarios
+        down_after = candidate_fault.down_after
+        if down_after is not None and down_after >= planned:
+            raise click.BadParameter(
+                f"down-after={down_after} is not below the {planned} requests of this run, so "
+                "the candidate would never go down",
+                param_hint="'--candidate-fault'",
+            )
     options = DemoOptions(
         scenarios=scenarios,
         workers=workers,
@@ -145,6 +191,7 @@ def demo_command(
         out=out,
         max_error_rate=max_error_rate,
         token=os.environ.get("ABGATE_ADMIN_TOKEN") if endpoint else None,
+        candidate_fault=candidate_fault,
     )
     try:
         result = run_demo(options, _console())
@@ -154,4 +201,9 @@ def demo_command(
         raise click.ClickException(
             f"error rate {result.error_rate:.2%} ({result.tally.failures} of "
             f"{result.tally.sent} requests) exceeded --max-error-rate {max_error_rate:.2%}"
+        )
+    if missing := result.failed_checks:
+        raise click.ClickException(
+            f"the fault run did not show its expected outcome: {', '.join(missing)} "
+            "(details above and in the report)"
         )

@@ -16,6 +16,8 @@ from abgate.cli.audit import audit_group
 from abgate.cli.demo import demo_command
 from abgate.cli.events import events_group
 from abgate.cli.experiment import experiment_group
+from abgate.cli.export import export_command
+from abgate.cli.k8s import k8s_group
 from abgate.cli.models import models_command
 from abgate.cli.serve import serve_command
 from abgate.cli.stats import stats_group
@@ -46,6 +48,8 @@ cli.add_command(analyze_command)
 cli.add_command(stats_group)
 cli.add_command(experiment_group)
 cli.add_command(audit_group)
+cli.add_command(export_command)
+cli.add_command(k8s_group)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,9 @@ Column types are chosen so that values read back are the Python values that were
 (``double precision`` for floats, ``bigint``/``integer`` for integers, ``text`` for strings): the
 chain verifies the same way on both stores.
 
-Several gateway processes may open one database at the same moment: the schema is created inside
-a transaction holding a transaction-scoped advisory lock, so exactly one of them creates it and the
-others find it complete (a session-level advisory lock, then a fresh transaction).
+Several gateway processes may open one database at the same moment: the schema is created under
+a session-level advisory lock, in a transaction begun after taking it, so exactly one of them
+creates it and the others find it complete.
 """
 
 from __future__ import annotations

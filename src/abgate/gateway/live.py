@@ -25,7 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from abgate.errors import StoreError
-from abgate.events.summaries import ipw_statistics, load_experiment
+from abgate.events.factory import event_log_exists, load_experiment
+from abgate.events.summaries import ipw_statistics
 from abgate.market.indicators import drift_inputs
 from abgate.stats import (
     AnalysisConfig,
@@ -88,7 +89,7 @@ class LiveAnalyzer:
         drift: Mapping[str, DriftMonitor] | None = None,
         clock: Callable[[], float] = time.time,
     ):
-        self.db_path = Path(db_path)
+        self.db_path = str(db_path)  # a file path or a postgresql:// URL
         self._status = status
         self._weights = weights
         self._default = default
@@ -161,7 +162,7 @@ class LiveAnalyzer:
 
     async def _analyse(self, experiment: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         waiting = {"verdict": "continue", "reasons": ["no_data"], "samples_needed": None}
-        if not self.db_path.exists():
+        if not event_log_exists(self.db_path):
             return None, waiting
         try:
             data = await asyncio.to_thread(
