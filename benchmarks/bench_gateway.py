@@ -6,6 +6,7 @@ Python HTTP floor. wrk, one real held-out market day as payload, all stacks in o
 Stacks (127.0.0.1, one server process each, wrk -t1):
   abgate        `abgate serve`: both models in-process, 70/30 experiment, events (strict: every
                 event committed before its response) and metrics on, micro-batching on
+  abgate-relaxed  the same with relaxed durability (events committed in batches after replying)
   mlserver      MLServer 1.7.1 serving the same ONNX model directly with abgate's runtime; the best
                 of parallel_workers 0 / 2 and adaptive batching on / off, chosen at 16 connections
   nginx         NGINX split_clients 70/30 → MLServer (best settings) serving both models: the
@@ -119,7 +120,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--registry", default=str(ROOT / "models"))
-    parser.add_argument("--only", nargs="+", default=["abgate", "mlserver", "nginx", "hello"])
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument(
+        "--only", nargs="+", default=["abgate", "abgate-relaxed", "mlserver", "nginx", "hello"]
+    )
     args = parser.parse_args()
     registry = Registry(args.registry)
     if registry.is_empty():
@@ -245,8 +249,8 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "gateway.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "gateway.json").write_text(json.dumps(result, indent=2) + "\n")
     for name, by_c in ratios.items():
         print(name, by_c)
 

@@ -2,6 +2,7 @@
 """The A/B demo under the name users know: same flags as ``abgate demo``.
 
     .venv/bin/python scripts/demo/advanced-ab-demo.py --scenarios 500 --workers 3
+    .venv/bin/python scripts/demo/advanced-ab-demo.py --candidate-fault error-rate=0.3
 
 Run with a Python that lacks abgate's dependencies, it explains how to set up instead of
 failing with a traceback. Only the standard library is imported before that check.

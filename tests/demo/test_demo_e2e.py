@@ -115,5 +115,6 @@ def test_script_has_the_same_flags() -> None:
         "--registry",
         "--out",
         "--max-error-rate",
+        "--candidate-fault",
     ):
         assert flag in done.stdout

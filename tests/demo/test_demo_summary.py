@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from abgate.demo.faults import FaultCheck
 from abgate.demo.monitor import Monitor
-from abgate.demo.summary import headline, recommendation, render_summary
+from abgate.demo.summary import (
+    check_mark,
+    headline,
+    recommendation,
+    render_fault_summary,
+    render_summary,
+)
 from abgate.loadgen.arms import ExperimentArms
 from abgate.loadgen.client import Outcome, Planned
 from abgate.loadgen.scenarios import Regime, Scenario
@@ -130,3 +137,31 @@ def test_render_summary_text() -> None:
     assert "Guardrail latency_p95" in text and "Guardrail error_rate" in text
     assert "tally check skipped: no status" in text
     assert f"Verdict: {a.decision.verdict.value.upper()}" in text
+
+
+def test_fault_summary_marks_each_expected_outcome() -> None:
+    checks = [
+        FaultCheck("client success 100%", True, True, "300 of 300 requests answered"),
+        FaultCheck("breaker opened", False, False, "the breaker stayed closed"),
+        FaultCheck("rollout rolled back", True, False, "rollout running"),
+    ]
+    assert [check_mark(c) for c in checks] == ["✓", "·", "✗"]
+    timeline = {
+        "candidate": "cand",
+        "breaker": [],
+        "rollout": [{}],
+        "summary": {"fallbacks": 7, "candidate_weight_final": 30.0, "rollout_phase": "running"},
+    }
+    console = Console(record=True, width=160, color_system=None)
+    console.print(render_fault_summary("error-rate=0.3", timeline, checks))
+    text = console.export_text()
+    assert "Fault injection: error-rate=0.3 on cand — EXPECTED OUTCOME NOT OBSERVED" in text
+    assert "✓ client success 100%: 300 of 300 requests answered" in text
+    assert "· breaker opened (not required): the breaker stayed closed" in text
+    assert "✗ rollout rolled back: rollout running" in text
+    assert (
+        "0 breaker transitions, 1 rollout decisions, 7 fallbacks; candidate weight now 30%" in text
+    )
+    console = Console(record=True, width=160, color_system=None)
+    console.print(render_fault_summary("error-rate=0.3", timeline, checks[:1]))
+    assert "— expected outcome observed" in console.export_text()

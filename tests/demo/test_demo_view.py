@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from rich.console import Console
 
-from abgate.demo.snapshot import ModelRow, ScoredPrediction, Snapshot, VerdictLine
+from abgate.demo.snapshot import GatewayLine, ModelRow, ScoredPrediction, Snapshot, VerdictLine
 from abgate.demo.view import plain_line, prediction_line, render, split_bar
 
 
@@ -144,3 +144,30 @@ def test_snapshot_rate_and_eta() -> None:
     assert s.rate == 250 and s.eta_s == 0.0
     assert snapshot(done=0, elapsed_s=0.0).eta_s is None
     assert np.isclose(snapshot().eta_s or 0, 270 / 230)
+
+
+def test_a_fault_run_shows_rollout_breakers_and_fallbacks() -> None:
+    gateway = GatewayLine(
+        fault="error-rate=0.3",
+        candidate="enhanced-predictor",
+        rollout_phase="rolled_back",
+        candidate_weight=0.0,
+        circuits=(("baseline-predictor", "closed"), ("enhanced-predictor", "open")),
+        fallbacks=42,
+        down=True,
+    )
+    text = text_of(render(snapshot(gateway=gateway)), width=200)
+    assert (
+        "Fault error-rate=0.3 on enhanced-predictor (now down) · rollout rolled_back, candidate "
+        "weight 0% · breaker baseline-predictor closed, enhanced-predictor open · fallbacks 42"
+    ) in text
+    assert plain_line(snapshot(gateway=gateway)).endswith(
+        "| rollout rolled_back (candidate 0%) breaker baseline-predictor closed, "
+        "enhanced-predictor open fallbacks 42 [candidate down]"
+    )
+    before = GatewayLine("latency-ms=200", "enhanced-predictor", None, None, (), 0)
+    assert "rollout –, candidate weight – · breaker  · fallbacks 0" in text_of(
+        render(snapshot(gateway=before)), width=200
+    )
+    assert "Fault" not in text_of(render(snapshot()))  # a plain run looks as before
+    assert "rollout" not in plain_line(snapshot())

@@ -47,4 +47,3 @@ async def test_bandit_logs_propensities_and_reports_ipw(
         kinds = {r[0] for r in conn.execute("SELECT kind FROM admin")}
     assert props == set(before.values())  # every request logged the share it was drawn with
     assert "allocation" in kinds
-

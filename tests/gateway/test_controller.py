@@ -86,3 +86,49 @@ async def test_manual_promote_on_a_fixed_experiment(make_app: Any) -> None:
         assert weights == {"baseline-predictor": 0.0, "enhanced-predictor": 100.0}
         assert doc["fallback"] == "enhanced-predictor"
         assert (await client.post(f"{BASE}/pause", headers=AUTH)).status_code == 409
+
+
+async def test_candidate_going_down_is_rolled_back_without_new_ground_truth(
+    make_app: Any, windows: Any, smoke_registry: Any
+) -> None:
+    import asyncio
+
+    from abgate.registry.store import Registry
+
+    from .conftest import infer_body
+
+    labels = Registry(smoke_registry).get("baseline-predictor").load_heldout().labels
+    policy = {"steps": [30, 50, 100], "min_samples": 10_000, "check_interval_s": 0.2}
+    url = "/v2/models/baseline-predictor/infer"
+    async with make_app(config=make_config(rollout=policy), analysis_interval_s=0.1) as (
+        _,
+        client,
+    ):
+        rs = await asyncio.gather(
+            *(client.post(url, json=infer_body(windows[i]) | {"id": f"g{i}"}) for i in range(100))
+        )
+        feedback = [{"id": r.json()["id"], "truth": int(labels[i])} for i, r in enumerate(rs)]
+        await client.post(f"{BASE}/feedback", json={"feedback": feedback})
+        down = await client.put(
+            "/v2/models/enhanced-predictor/faults", json={"down": True}, headers=AUTH
+        )
+        assert down.status_code == 200
+        for _ in range(6):  # no more feedback from here on
+            rs = await asyncio.gather(
+                *(client.post(url, json=infer_body(windows[i])) for i in range(50))
+            )
+            assert {r.status_code for r in rs} == {200}
+        phase = None
+        for _ in range(40):
+            status = (await client.get(BASE)).json()
+            phase = status["rollout"]["phase"]
+            if phase == "rolled_back":
+                break
+            await asyncio.sleep(0.1)
+        assert phase == "rolled_back"
+        assert "error_rate" in status["rollout"]["history"][-1]["reason"]
+        await asyncio.sleep(0.3)  # past the analysis interval: the next look sees one arm
+        summary = await client.get(f"{BASE}/summary")  # one active arm left: still answers
+        assert summary.status_code == 200
+        assert summary.json()["verdict"]["reasons"] == ["single_active_arm"]
+        assert summary.json()["analysis"] is not None  # the last comparison stands

@@ -30,7 +30,9 @@ def test_server_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_bad_server_settings_become_config_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ABGATE_DURABILITY", "sometimes")
-    with pytest.raises(ConfigError, match=r"^settings: durability: Input should be 'fsync', 'strict' or 'relaxed'"):
+    with pytest.raises(
+        ConfigError, match=r"^settings: durability: Input should be 'fsync', 'strict' or 'relaxed'"
+    ):
         load_server_settings()
     monkeypatch.delenv("ABGATE_DURABILITY")
     with pytest.raises(ConfigError, match=r"^settings: port: must be ≤ 65535$"):

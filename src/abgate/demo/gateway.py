@@ -2,8 +2,11 @@
 
 The child gets a fresh event log and the built-in experiment (baseline-predictor 70 /
 enhanced-predictor 30) with one addition: ``sticky_header: x-user-id``, so each simulated
-account is hashed to one variant, the way a product would assign its users. The config is
-written next to the event log in the caller's working folder.
+account is hashed to one variant, the way a product would assign its users. A fault run adds
+the candidate's faults, a rollout policy and a shorter breaker cooldown (see
+:mod:`abgate.demo.faults`) and a 0.5 s live-analysis interval. The config is written next to
+the event log in the caller's working folder; the admin token is generated here and handed to
+the child through its environment.
 """
 
 from __future__ import annotations
@@ -15,14 +18,16 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
 
+from abgate.demo.faults import ANALYSIS_INTERVAL_S, CandidateFault, fault_config
 from abgate.errors import AbgateError
-from abgate.gateway.config import config_from_dict, default_config
+from abgate.gateway.config import CANDIDATE_MODEL, config_from_dict, default_config
 from abgate.loadgen.client import ACCOUNT_HEADER
 from abgate.registry.store import Registry
 
@@ -40,11 +45,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def demo_config(registry: str | Path) -> dict[str, object]:
-    """The built-in experiment with the demo's sticky header, as YAML-ready data."""
+def demo_config(registry: str | Path, fault: CandidateFault | None = None) -> dict[str, Any]:
+    """The built-in experiment with the demo's sticky header (and ``fault``), as YAML data."""
     config = default_config(registry_names=Registry(registry).names())
-    doc = config.model_dump(mode="json", exclude_none=True)
+    doc: dict[str, Any] = config.model_dump(mode="json", exclude_none=True)
     doc["experiments"][0]["sticky_header"] = ACCOUNT_HEADER
+    if fault is not None:
+        doc = fault_config(doc, fault, CANDIDATE_MODEL)
     config_from_dict(doc, "demo config")  # refuse to start with a config the gateway would reject
     return doc
 
@@ -56,6 +63,10 @@ class GatewayProcess:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    events_db: Path
+    admin_token: str = field(repr=False, default="")
+    config: dict[str, Any] = field(repr=False, default_factory=dict)
+    """The experiment config the child runs (validated)."""
 
     def stop(self, timeout_s: float = 15.0) -> int:
         """SIGTERM (uvicorn shuts down gracefully, flushing the event log), then SIGKILL."""
@@ -83,6 +94,7 @@ def start_gateway(
     *,
     durability: str = "strict",
     timeout_s: float = START_TIMEOUT_S,
+    fault: CandidateFault | None = None,
 ) -> GatewayProcess:
     """Start the gateway on a free loopback port and wait until it is ready.
 
@@ -91,8 +103,10 @@ def start_gateway(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "experiment.yaml"
-    config_path.write_text(yaml.safe_dump(demo_config(registry), sort_keys=False))
+    config = demo_config(registry, fault)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     log_path = workdir / "gateway.log"
+    events_db = workdir / "events.db"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [
@@ -105,7 +119,7 @@ def start_gateway(
         "--config",
         str(config_path),
         "--events-db",
-        str(workdir / "events.db"),
+        str(events_db),
         "--port",
         str(port),
         "--host",
@@ -114,10 +128,13 @@ def start_gateway(
         durability,
     ]
     # The admin token goes through the environment so it never shows in `ps`.
-    env = {**os.environ, "ABGATE_ADMIN_TOKEN": secrets.token_urlsafe(24)}
+    token = secrets.token_urlsafe(24)
+    env = {**os.environ, "ABGATE_ADMIN_TOKEN": token}
+    if fault is not None:  # the rollout controller and the live view look twice a second
+        env["ABGATE_ANALYSIS_INTERVAL_S"] = str(ANALYSIS_INTERVAL_S)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    gateway = GatewayProcess(url, process, log_path)
+    gateway = GatewayProcess(url, process, log_path, events_db, token, config)
     deadline = time.monotonic() + timeout_s
     while True:
         if process.poll() is not None:
@@ -136,3 +153,21 @@ def start_gateway(
                 f"the gateway was not ready within {timeout_s:g} s:\n" + _log_tail(log_path)
             )
         time.sleep(0.05)
+
+
+async def put_faults(
+    http: httpx.AsyncClient, base_url: str, model: str, token: str, settings: dict[str, Any]
+) -> None:
+    """Set ``model``'s faults through the admin API (``PUT /v2/models/{model}/faults``).
+
+    Raises :class:`AbgateError` when the gateway refuses or cannot be reached.
+    """
+    url = f"{base_url.rstrip('/')}/v2/models/{model}/faults"
+    try:
+        response = await http.put(url, json=settings, headers={"authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        raise AbgateError(f"cannot inject faults into {model}: {type(exc).__name__}") from exc
+    if response.status_code != 200:
+        raise AbgateError(
+            f"the gateway refused faults for {model}: HTTP {response.status_code} {response.text}"
+        )

@@ -80,6 +80,25 @@ class VerdictLine:
 
 
 @dataclass(frozen=True)
+class GatewayLine:
+    """The gateway's safety machinery during a fault run, from its experiment status."""
+
+    fault: str
+    """The injected fault in the flag's syntax (``error-rate=0.3``)."""
+    candidate: str
+    rollout_phase: str | None
+    """``running``, ``paused``, ``promoted`` or ``rolled_back``; None before the first status."""
+    candidate_weight: float | None
+    """The candidate's current weight in percent."""
+    circuits: tuple[tuple[str, str], ...]
+    """(model, breaker state) per arm: ``closed``, ``open`` or ``half_open``."""
+    fallbacks: int
+    """Answers the default model gave in place of a failed candidate call, so far."""
+    down: bool = False
+    """The candidate was taken down through the admin API (``down-after``)."""
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything on screen at one refresh."""
 
@@ -94,6 +113,8 @@ class Snapshot:
     recent: tuple[ScoredPrediction, ...]
     verdict: VerdictLine | None
     finished: bool = False
+    gateway: GatewayLine | None = None
+    """Only in a fault run."""
 
     @property
     def rate(self) -> float:

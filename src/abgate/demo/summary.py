@@ -8,14 +8,16 @@ no significant difference, however large the point estimate looks.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from abgate.demo.faults import FaultCheck
 from abgate.loadgen.arms import ExperimentArms
 from abgate.loadgen.tally import ClientTally, TallyCheck, format_check
 from abgate.stats import ExperimentAnalysis, Verdict
@@ -201,3 +203,35 @@ def render_summary(
     if reports:
         parts.append(Text("Report: " + ", ".join(str(p) for p in reports)))
     return Group(*parts)
+
+
+def check_mark(check: FaultCheck) -> str:
+    """``✓`` happened, ``✗`` required but did not happen, ``·`` for information only."""
+    if check.passed:
+        return "✓"
+    return "✗" if check.required else "·"
+
+
+def render_fault_summary(
+    spec: str, timeline: Mapping[str, Any], checks: Sequence[FaultCheck]
+) -> RenderableType:
+    """The fault run's expected outcomes, each marked, and what the timeline recorded (pure)."""
+    s = timeline["summary"]
+    text = Text()
+    for c in checks:
+        style = "green" if c.passed else ("bold red" if c.required else "dim")
+        text.append(f"{check_mark(c)} {c.name}", style=style)
+        text.append(f"{'' if c.required else ' (not required)'}: {c.detail}\n")
+    text.append(
+        f"Timeline: {len(timeline['breaker'])} breaker transitions, "
+        f"{len(timeline['rollout'])} rollout decisions, {s['fallbacks']} fallbacks; candidate "
+        f"weight now {s['candidate_weight_final']:g}%, rollout {s['rollout_phase'] or '–'}"
+    )
+    ok = all(c.passed for c in checks if c.required)
+    return Panel(
+        text,
+        title=f"Fault injection: {spec} on {timeline['candidate']} — "
+        + ("expected outcome observed" if ok else "EXPECTED OUTCOME NOT OBSERVED"),
+        title_align="left",
+        border_style="green" if ok else "bold red",
+    )

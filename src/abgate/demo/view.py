@@ -15,7 +15,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from abgate.demo.snapshot import ModelRow, ScoredPrediction, Snapshot, VerdictLine
+from abgate.demo.snapshot import GatewayLine, ModelRow, ScoredPrediction, Snapshot, VerdictLine
 from abgate.demo.summary import VERDICT_STYLE, interval, pts
 
 ARM_STYLES = ("cyan", "magenta", "yellow", "green", "blue")
@@ -129,6 +129,26 @@ def _verdict(v: VerdictLine | None) -> RenderableType:
     )
 
 
+CIRCUIT_STYLES = {"closed": "green", "open": "bold red", "half_open": "yellow"}
+
+
+def gateway_text(g: GatewayLine) -> Text:
+    """``Fault … · rollout running, candidate 30% · breaker … · fallbacks 12`` (fault runs)."""
+    text = Text(f"Fault {g.fault} on {g.candidate}", style="bold")
+    if g.down:
+        text.append(" (now down)", style="bold red")
+    phase = g.rollout_phase or "–"
+    weight = "–" if g.candidate_weight is None else f"{g.candidate_weight:g}%"
+    text.append(" · rollout ")
+    text.append(phase, style="bold red" if phase == "rolled_back" else "")
+    text.append(f", candidate weight {weight} · breaker ")
+    for i, (model, state) in enumerate(g.circuits):
+        text.append((", " if i else "") + f"{model} ")
+        text.append(state, style=CIRCUIT_STYLES.get(state, ""))
+    text.append(f" · fallbacks {g.fallbacks:,}")
+    return text
+
+
 def render(snapshot: Snapshot) -> RenderableType:
     """The whole live view for one snapshot (pure)."""
     state = "finished" if snapshot.finished else "running"
@@ -136,15 +156,17 @@ def render(snapshot: Snapshot) -> RenderableType:
         f"abgate A/B demo · experiment {snapshot.experiment} · {snapshot.target} · {state}",
         style="bold",
     )
-    return Group(
-        title,
-        _progress(snapshot),
+    parts: list[RenderableType] = [title, _progress(snapshot)]
+    if snapshot.gateway is not None:
+        parts.append(gateway_text(snapshot.gateway))
+    parts += [
         _table(snapshot.models),
         split_bar(snapshot.models),
         Text("Last scored predictions", style="bold"),
         _recent(snapshot.recent),
         _verdict(snapshot.verdict),
-    )
+    ]
+    return Group(*parts)
 
 
 def plain_line(snapshot: Snapshot) -> str:
@@ -162,4 +184,12 @@ def plain_line(snapshot: Snapshot) -> str:
     if v is not None:
         p = "–" if math.isnan(v.p_value) else f"{v.p_value:.3f}"
         parts.append(f"verdict {v.verdict} (always-valid p={p})")
+    g = s.gateway
+    if g is not None:
+        weight = "–" if g.candidate_weight is None else f"{g.candidate_weight:g}%"
+        circuits = ", ".join(f"{m} {state}" for m, state in g.circuits)
+        parts.append(
+            f"rollout {g.rollout_phase or '–'} (candidate {weight}) breaker {circuits} "
+            f"fallbacks {g.fallbacks}" + (" [candidate down]" if g.down else "")
+        )
     return " | ".join(parts)

@@ -106,6 +106,7 @@ class LiveAnalyzer:
         self._states: dict[str, dict[str, SequentialState]] = {}
         self._seen: dict[str, int] = {}
         self._analyses: dict[str, ExperimentAnalysis] = {}
+        self._fingerprints: dict[str, tuple[tuple[Any, ...], ...]] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -172,17 +173,41 @@ class LiveAnalyzer:
             return None, waiting
         if self._is_bandit(experiment):
             return None, await self._bandit_summary(experiment)
-        weights = {m: float(w) for m, w in self._weights(experiment).items()}
+        # Only arms that still get traffic are compared: after a rollback or a promotion a
+        # single arm remains, and the last comparison stands as the record.
+        weights = {m: float(w) for m, w in self._weights(experiment).items() if w > 0}
         arms = {m: a for m, a in data.arms.items() if m in weights}
         baseline = self._default(experiment)
         if len(arms) < 2 or baseline not in arms or set(arms) != set(weights):
-            return None, {"verdict": "continue", "reasons": ["single_arm"], "samples_needed": None}
+            last = self._analyses.get(experiment)
+            frozen = {
+                "verdict": "continue",
+                "reasons": ["single_active_arm"],
+                "samples_needed": None,
+            }
+            return (last.to_dict() if last is not None else None), frozen
         scored = sum(a.accuracy.trials for a in arms.values())
+        fingerprint = tuple(
+            (
+                m,
+                a.assignments,
+                a.accuracy.trials,
+                a.accuracy.successes,
+                a.errors.trials,
+                a.errors.successes,
+            )
+            for m, a in sorted(arms.items())
+        )
         previous = self._analyses.get(experiment)
-        if previous is not None and self._seen.get(experiment) == scored:
+        if previous is not None and self._fingerprints.get(experiment) == fingerprint:
             analysis = previous
         else:
-            # A look only when new ground truth arrived: the sequential test counts looks.
+            # A new look whenever anything changed, ground truth or failures: a candidate that
+            # goes down must be caught by its error-rate guardrail before the next feedback.
+            # Looks at an unchanged sample leave the always-valid results unchanged.
+            states = self._states.get(experiment)
+            if states is not None and set(states) != set(arms) - {baseline}:
+                states = None  # the arms changed (e.g. a promotion): start a new sequence
             analysis = await asyncio.to_thread(
                 analyze_experiment,
                 arms,
@@ -190,10 +215,11 @@ class LiveAnalyzer:
                 self.config,
                 baseline=baseline,
                 rng=np.random.default_rng(0),
-                states=self._states.get(experiment),
+                states=states,
             )
             self._states[experiment] = analysis.states()
             self._seen[experiment] = scored
+            self._fingerprints[experiment] = fingerprint
             self._analyses[experiment] = analysis
         self._publish(experiment, analysis)
         d = analysis.decision

@@ -200,12 +200,18 @@ class Gateway:
         rt = self.models[model]
         if not rt.breaker.allow():
             raise _CallFailed("circuit_open", f"{model}: circuit breaker open")
-        faulty = self.faults is not None and model in self.faults.settings
+        faults = self.faults.settings.get(model) if self.faults is not None else None
         try:
-            if faulty or not getattr(rt.backend, "is_local", False):
+            if faults is not None and (faults.latency_ms > 0 or faults.down):
+                # Injected latency must count against the deadline like a slow model would.
                 out = await asyncio.wait_for(self._faulty_predict(rt, batch), rt.timeout_s)
             else:
-                out = await rt.backend.predict(batch)  # in-process: µs, nothing to time out
+                if faults is not None and self.faults is not None:
+                    await self.faults.apply(model)  # error rate only: decides at once
+                if getattr(rt.backend, "is_local", False):
+                    out = await rt.backend.predict(batch)  # in-process: nothing to time out
+                else:
+                    out = await asyncio.wait_for(rt.backend.predict(batch), rt.timeout_s)
         except TimeoutError:
             rt.breaker.record_failure()
             raise _CallFailed("timeout", f"{model}: no answer within {rt.timeout_s:g} s") from None

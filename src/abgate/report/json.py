@@ -173,11 +173,16 @@ def build_report(
     headline: str,
     recommendation: str,
     routed: Mapping[str, int] | None = None,
+    fault: Mapping[str, Any] | None = None,
+    timeline: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every number of the run as strict-JSON-ready data (see ``report.schema.json``).
 
     ``routed`` is the gateway's count of requests routed to each arm when known (see
-    :mod:`abgate.loadgen.arms`); the report says which source it used.
+    :mod:`abgate.loadgen.arms`); the report says which source it used. ``timeline`` (breaker
+    states, weights, rollout decisions, fallbacks over time; :mod:`abgate.demo.timeline`) is
+    known when the demo ran its own gateway; ``fault`` describes a fault-injection run and its
+    expected outcomes (:mod:`abgate.demo.faults`). Both are null otherwise.
     """
     comparison = analysis.comparisons[0] if analysis.comparisons else None
     seq = comparison.sequential if comparison else None
@@ -237,8 +242,28 @@ def build_report(
         },
         "sequential_history": [dict(h) for h in history],
         "analysis": analysis.to_dict(),
+        "fault": dict(fault) if fault is not None else None,
+        "timeline": dict(timeline) if timeline is not None else None,
         "predictions": _predictions(tally),
     }
+
+
+def timeline_eventful(report: Mapping[str, Any]) -> bool:
+    """Whether the report's timeline is worth showing: a fault run, or a run in which the
+    breaker, the weights or a fallback moved (a plain run shows none of it)."""
+    timeline = report.get("timeline")
+    if not timeline:
+        return False
+    if report.get("fault") is not None:
+        return True
+    distinct = {tuple(sorted(w["weights"].items())) for w in timeline["weights"]}
+    return bool(
+        timeline["breaker"]
+        or timeline["rollout"]
+        or timeline["faults"]
+        or len(distinct) > 1
+        or timeline["summary"]["fallbacks"]
+    )
 
 
 def write_json(report: Mapping[str, Any], path: Path) -> Path:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from abgate.report.json import timeline_eventful
+
+MAX_TIMELINE_ROWS = 40
+
 
 def _pct(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{x * 100:.{digits}f}%"
@@ -50,6 +54,10 @@ def render_markdown(report: Mapping[str, Any], png_name: str | None = None) -> s
     ]
     if png_name:
         lines += [f"![A/B test report]({png_name})", ""]
+    if report.get("fault") is not None:
+        lines += _fault(report["fault"], report["timeline"])
+    if timeline_eventful(report):
+        lines += _timeline(report["timeline"])
     lines += [
         "## Models",
         "",
@@ -111,3 +119,86 @@ def render_markdown(report: Mapping[str, Any], png_name: str | None = None) -> s
         ]
         lines.append("")
     return "\n".join(lines)
+
+
+def _fault(fault: Mapping[str, Any], timeline: Mapping[str, Any] | None) -> list[str]:
+    model = timeline["candidate"] if timeline else fault["model"]
+    policy, breaker = fault["rollout_policy"], fault["breaker"]
+    lines = [
+        f"## Fault injection: `{fault['spec']}` on {model}",
+        "",
+        "Expected outcome observed."
+        if fault["passed"]
+        else "**Expected outcome NOT observed** (see ❌ below).",
+        "",
+        "| check | required | happened | detail |",
+        "|---|---|---|---|",
+    ]
+    for c in fault["checks"]:
+        mark = "✅" if c["passed"] else ("❌" if c["required"] else "–")
+        lines.append(
+            f"| {c['name']} | {'yes' if c['required'] else 'no'} | {mark} | {c['detail']} |"
+        )
+    steps = " → ".join(f"{x:g}%" for x in policy["steps"])
+    lines += [
+        "",
+        f"Rollout policy: candidate weight steps {steps}, {policy['min_samples']} scored "
+        f"predictions per step, a check every {policy['check_interval_s']:g} s, pause after "
+        f"{policy['max_duration_s']:g} s. Breaker: opens after "
+        f"{breaker['consecutive_failures']} failures in a row or {breaker['failure_rate']:.0%} "
+        f"of the last {breaker['window']} calls (from {breaker['min_calls']} calls), probes "
+        f"after {breaker['cooldown_s']:g} s. Live analysis every "
+        f"{fault['analysis_interval_s']:g} s.",
+        "",
+    ]
+    return lines
+
+
+def _weights(weights: Mapping[str, float]) -> str:
+    return ", ".join(f"{m} {w:g}" for m, w in weights.items())
+
+
+def _events(timeline: Mapping[str, Any]) -> list[tuple[float, str]]:
+    rows: list[tuple[float, str]] = []
+    for w in timeline["weights"]:
+        why = f" ({w['actor']}: {w['reason']})" if w["reason"] else f" ({w['actor']})"
+        rows.append((w["t_s"], f"weights {_weights(w['weights'])}{why}"))
+    for f in timeline["faults"]:
+        what = "down" if f["down"] else f"error rate {f['error_rate']:g}, +{f['latency_ms']:g} ms"
+        rows.append((f["t_s"], f"fault ({f['source']}) on {f['model']}: {what}"))
+    for b in timeline["breaker"]:
+        rows.append((b["t_s"], f"breaker {b['model']}: {b['from']} → {b['to']} ({b['reason']})"))
+    for r in timeline["rollout"]:
+        rows.append(
+            (
+                r["t_s"],
+                f"rollout {r['action']}: {r['reason']} (phase {r['phase']}, candidate "
+                f"{r['candidate_weight']:g}%)",
+            )
+        )
+    return sorted(rows, key=lambda row: row[0])
+
+
+def _timeline(timeline: Mapping[str, Any]) -> list[str]:
+    s = timeline["summary"]
+    events = _events(timeline)
+    lines = [
+        "## Timeline",
+        "",
+        "Seconds since the load started (negative: at gateway start), from the gateway's admin "
+        "events; the PNG adds the answers over time.",
+        "",
+        "| t (s) | event |",
+        "|--:|---|",
+    ]
+    lines += [f"| {t:.2f} | {text} |" for t, text in events[:MAX_TIMELINE_ROWS]]
+    if len(events) > MAX_TIMELINE_ROWS:
+        lines.append(f"| | … {len(events) - MAX_TIMELINE_ROWS} more in the JSON report |")
+    lines += [
+        "",
+        f"Fallback answers: {s['fallbacks']}; client failures: {s['failures']}; breaker of "
+        f"{timeline['candidate']} opened {s['breaker_opened']} time(s); candidate weight at the "
+        f"end: {s['candidate_weight_final']:g}.",
+        "",
+    ]
+    return lines

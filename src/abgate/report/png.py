@@ -6,6 +6,10 @@ the accuracy difference over time with its always-valid confidence sequence (and
 the fixed-horizon interval that is not safe to peek at) · latency distribution per model ·
 cumulative strategy return per model on the days it served · accuracy by market regime.
 
+A fault run (or any run in which the breaker, the weights or a fallback moved) gets a second
+row, the timeline of :mod:`abgate.report.timeline` with the expected outcomes beside it, and
+the picture grows to 1600 × 1500; otherwise it stays 1600 × 1100.
+
 Headless: the Agg canvas and the object API, no pyplot and no global state.
 """
 
@@ -21,8 +25,12 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from abgate.report.json import timeline_eventful
+from abgate.report.timeline import draw_fault_checks, draw_timeline
+
 WIDTH_PX = 1600
 HEIGHT_PX = 1100
+TIMELINE_PX = 400
 DPI = 100
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 VERDICT_COLORS = {"promote": "#2ca02c", "rollback": "#d62728", "invalid": "#d62728"}
@@ -273,22 +281,33 @@ def _regimes(ax: Axes, report: Mapping[str, Any]) -> None:
 
 
 def render_png(report: Mapping[str, Any], path: Path) -> Path:
-    """Draw ``report`` (the JSON document) to ``path``: 1600 × 1100 pixels."""
-    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
+    """Draw ``report`` (the JSON document) to ``path``: 1600 × 1100 pixels, or 1600 × 1500
+    with the timeline row."""
+    timeline = timeline_eventful(report)
+    height = HEIGHT_PX + (TIMELINE_PX if timeline else 0)
+    fig = Figure(figsize=(WIDTH_PX / DPI, height / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(3, 3, height_ratios=[1.25, 1.1, 1.1])
+    ratios = [1.25, 1.45, 1.1, 1.1] if timeline else [1.25, 1.1, 1.1]
+    grid = fig.add_gridspec(len(ratios), 3, height_ratios=ratios)
     models = report["models"]
     _traffic(fig.add_subplot(grid[0, 0]), models)
     _accuracy(fig.add_subplot(grid[0, 1]), models)
     _verdict(fig.add_subplot(grid[0, 2]), report)
-    _history(fig.add_subplot(grid[1, :2]), report)
-    _latency(fig.add_subplot(grid[1, 2]), report)
-    _returns(fig.add_subplot(grid[2, :2]), report)
-    _regimes(fig.add_subplot(grid[2, 2]), report)
+    row = 1
+    if timeline:
+        draw_timeline(fig, grid[1, :2], report)
+        draw_fault_checks(fig.add_subplot(grid[1, 2]), report)
+        row = 2
+    _history(fig.add_subplot(grid[row, :2]), report)
+    _latency(fig.add_subplot(grid[row, 2]), report)
+    _returns(fig.add_subplot(grid[row + 1, :2]), report)
+    _regimes(fig.add_subplot(grid[row + 1, 2]), report)
     run = report["run"]
+    fault = report.get("fault")
+    days = f"candidate fault {fault['spec']}" if fault else "on real held-out market days"
     fig.suptitle(
         f"abgate A/B test · {report['experiment']['name']} · {report['traffic']['requests']:,} "
-        f"requests on real held-out market days · {run['generated_at']}",
+        f"requests {days} · {run['generated_at']}",
         fontsize=14,
         weight="bold",
     )

@@ -1,0 +1,46 @@
+"""The benchmark harness runs (timings are not checked here: they live in `make bench`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_gateway_benchmark_harness_runs(smoke_registry: Path, tmp_path: Path) -> None:
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk not installed (Debian package wrk; `make bench` needs it)")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_gateway.py"),
+            "--only",
+            "abgate",
+            "hello",
+            "--runs",
+            "1",
+            "--duration",
+            "1",
+            "--connections",
+            "4",
+            "--registry",
+            str(smoke_registry),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((tmp_path / "gateway.json").read_text())
+    assert result["results"]["abgate"]["4"]["errors"] == 0
+    assert result["results"]["abgate"]["4"]["rps"] > 0
+    assert "abgate/hello" in result["throughput_ratios"]
