@@ -55,6 +55,8 @@ async def test_rollout_starts_at_first_step_and_obeys_manual_control(
         weights = {v["model"]: v["weight"] for v in status["variants"]}
         assert weights == {"baseline-predictor": 95.0, "enhanced-predictor": 5.0}
         assert status["rollout"]["phase"] == "running" and status["rollout"]["step_percent"] == 5
+        summary = (await client.get(f"{BASE}/summary")).json()  # what the dashboard shows
+        assert summary["status"]["rollout"]["phase"] == "running"
         assert (await client.post(f"{BASE}/pause")).status_code == 401
         paused = await client.post(f"{BASE}/pause", headers=AUTH)
         assert paused.json()["rollout"]["phase"] == "paused"

@@ -303,7 +303,7 @@ function render(s) {
   for (const a of (analysis && analysis.arms) || []) byName[a.name] = a;
   const comparison = ((analysis && analysis.comparisons) || [])[0] || null;
   remember(s, arms);
-  renderVerdict(verdict, analysis, comparison, baseline, arms);
+  renderVerdict(verdict, analysis, comparison, baseline, arms, status.rollout);
   renderKpis(arms, analysis, comparison, verdict);
   renderArms(arms, byName, baseline);
   $("forest").innerHTML = forest(arms, byName, comparison, baseline);
@@ -320,7 +320,7 @@ function render(s) {
   $("updated").textContent = "Live · " + new Date(s.updated * 1000).toLocaleTimeString("en-GB");
 }
 
-function renderVerdict(v, analysis, comparison, baseline, arms) {
+function renderVerdict(v, analysis, comparison, baseline, arms, rollout) {
   const candidates = arms.filter((a) => a.model !== baseline).map((a) => a.model);
   const who = v.candidate || candidates.join(", ") || "the candidate";
   const reasons = v.reasons || [];
@@ -365,6 +365,12 @@ function renderVerdict(v, analysis, comparison, baseline, arms) {
   if (analysis && analysis.srm) {
     chips.push((analysis.srm.healthy ? "Split healthy" : "Split MISMATCH") +
       " (SRM p = " + pval(analysis.srm.p_value) + ")");
+  }
+  if (rollout) {
+    const last = (rollout.history || []).slice(-1)[0];
+    chips.push("Rollout " + rollout.phase.replace("_", " ") +
+      (rollout.phase === "running" ? " at " + rollout.step_percent + "%" : "") +
+      (last && last.action !== "hold" ? " · last: " + last.action + " (" + last.reason + ")" : ""));
   }
   $("verdict-chips").replaceChildren(...chips.map((c) => h("span", "chip", c)));
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry
@@ -84,9 +85,16 @@ def build_app(
     faults = FaultInjector(config.faults, random.Random(rng.random()))
     drift = drift_monitors(config, settings.registry)
     gateway = Gateway(config, backends, events, metrics, rng=rng, faults=faults, drift=drift)
+    controller_ref: list[RolloutController] = []
+
+    async def status_with_rollout(name: str) -> dict[str, Any]:
+        doc = await gateway.status(name)
+        doc["rollout"] = controller_ref[0].status(name) if controller_ref else None
+        return doc
+
     live = LiveAnalyzer(
         settings.events_db,
-        status=gateway.status,
+        status=status_with_rollout,
         weights=lambda name: gateway.experiment(name).weights,
         default=lambda name: gateway.experiment(name).fallback,
         experiments=lambda: list(gateway.experiments),
@@ -97,6 +105,7 @@ def build_app(
     )
 
     controller = RolloutController(gateway, live)
+    controller_ref.append(controller)
     bandit = BanditAllocator(gateway, np.random.default_rng(rng.getrandbits(64)))
 
     async def startup() -> None:
