@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 soak: $(STAMP)
-	$(PY) benchmarks/soak.py --minutes 10
+	$(PY) benchmarks/soak.py --minutes 10 --rate 200
 
 audit: $(STAMP)
 	$(VENV)/bin/pip-audit -r requirements.lock

@@ -112,37 +112,16 @@ class PgWriter(Writer):
         self.reconnects = 0
         """Connections re-established after being lost (tests, diagnostics)."""
 
-    def _run(self) -> None:
-        try:
-            self._conn = open_writer(self._url, synchronous_commit=self._synchronous_commit)
-        except StoreError as exc:
-            self._post(self._on_ready, exc)
-            self._post(self._on_exit)
-            return
-        except BaseException as exc:
-            self._post(self._on_ready, StoreError(f"cannot open event log {self._where}: {exc!r}"))
-            self._post(self._on_exit)
-            return
-        self._post(self._on_ready, None)
-        try:
-            while (batch := self._next_batch()) is not None:
-                results: list[object] | None = None
-                if self.failure is None:
-                    try:
-                        results = self._write_reconnecting(batch)
-                    except Exception as exc:
-                        self.failure = StoreError(f"event log {self._where}: write failed: {exc}")
-                        self.failure.__cause__ = exc
-                self._post(self._on_batch, batch, results, self.failure)
-        except BaseException as exc:  # a bug in this thread must not leave callers hanging
-            if self.failure is None:
-                self.failure = StoreError(f"event log writer crashed: {exc!r}")
-                self.failure.__cause__ = exc
-        finally:
-            if self._conn is not None:
-                with contextlib.suppress(psycopg.Error):
-                    self._conn.close()
-            self._post(self._on_exit)
+    def _open(self) -> None:
+        self._conn = open_writer(self._url, synchronous_commit=self._synchronous_commit)
+
+    def _write_batch_now(self, batch: list[Op]) -> list[object]:
+        return self._write_reconnecting(batch)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
 
     def _write_reconnecting(self, batch: list[Op]) -> list[object]:
         """Write ``batch``; on a lost connection, reconnect and retry, never writing it twice.

@@ -105,6 +105,8 @@ class Writer:
         on_exit: Callable[[], None],
     ) -> None:
         self._path = path
+        self._where = str(path)  # how errors name the log (a URL store redacts its password)
+        self._conn: Any = None  # owned by the writer thread, between _open and _close
         self._synchronous: Literal["FULL", "NORMAL"] = synchronous
         self._batch_max = batch_max
         self._max_delay = max_delay_s
@@ -189,15 +191,27 @@ class Writer:
         self._nudged = False
         return batch
 
+    # The three hooks a store overrides; the loop in _run is shared by every store.
+    def _open(self) -> None:
+        self._conn = open_writer(self._path, synchronous=self._synchronous)
+
+    def _write_batch_now(self, batch: list[Op]) -> list[object]:
+        return self._write(self._conn, batch)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+
     def _run(self) -> None:
         try:
-            conn = open_writer(self._path, synchronous=self._synchronous)
+            self._open()
         except StoreError as exc:
             self._post(self._on_ready, exc)
             self._post(self._on_exit)
             return
         except BaseException as exc:
-            self._post(self._on_ready, StoreError(f"cannot open event log {self._path}: {exc!r}"))
+            self._post(self._on_ready, StoreError(f"cannot open event log {self._where}: {exc!r}"))
             self._post(self._on_exit)
             return
         self._post(self._on_ready, None)
@@ -206,9 +220,9 @@ class Writer:
                 results: list[object] | None = None
                 if self.failure is None:
                     try:
-                        results = self._write(conn, batch)
+                        results = self._write_batch_now(batch)
                     except Exception as exc:
-                        self.failure = StoreError(f"event log {self._path}: write failed: {exc}")
+                        self.failure = StoreError(f"event log {self._where}: write failed: {exc}")
                         self.failure.__cause__ = exc
                 self._post(self._on_batch, batch, results, self.failure)
         except BaseException as exc:  # a bug in this thread must not leave callers hanging
@@ -216,8 +230,7 @@ class Writer:
                 self.failure = StoreError(f"event log writer crashed: {exc!r}")
                 self.failure.__cause__ = exc
         finally:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
+            self._close()
             self._post(self._on_exit)
 
     def _write(self, conn: sqlite3.Connection, batch: list[Op]) -> list[object]:
