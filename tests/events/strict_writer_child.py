@@ -1,6 +1,8 @@
-"""Child process for test_durability: records strict events forever, printing each id once acked.
+"""Child process for the SIGKILL tests: records strict events forever, printing each id once it
+is acknowledged (its transaction committed).
 
-Usage: python strict_writer_child.py DB_PATH. The parent SIGKILLs it mid-stream.
+Usage: python strict_writer_child.py LOCATION [PREFIX] — LOCATION is a SQLite path or a
+postgresql:// URL. The parent SIGKILLs it mid-stream; several may run against one database.
 """
 
 from __future__ import annotations
@@ -8,19 +10,20 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from abgate.events import InferenceEvent, SQLiteEventLog
+from abgate.events import InferenceEvent
+from abgate.events.factory import open_event_store
 
-WORKERS = 16
+WORKERS = 8
 
 
-async def main(path: str) -> None:
-    log = SQLiteEventLog(path, durability="strict")
+async def main(location: str, prefix: str) -> None:
+    log = open_event_store(location, durability="strict")
     await log.start()
 
     async def worker(w: int) -> None:
         i = 0
         while True:
-            request_id = f"w{w}-{i}"
+            request_id = f"{prefix}w{w}-{i}"
             await log.record_inference(
                 InferenceEvent(
                     ts=float(i),
@@ -47,4 +50,4 @@ async def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2] + "-" if len(sys.argv) > 2 else ""))

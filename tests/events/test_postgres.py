@@ -55,7 +55,7 @@ from abgate.events.pg_schema import redact  # noqa: E402  (needs psycopg)
 from abgate.events.postgres import PostgresEventLog, verify_postgres_chain  # noqa: E402
 
 LONG = 60.0  # a max_delay that never elapses during a test: batches close only when full
-CHILD = Path(__file__).with_name("pg_strict_writer_child.py")
+CHILD = Path(__file__).with_name("strict_writer_child.py")
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
