@@ -35,7 +35,7 @@ from abgate.errors import StoreError
 from abgate.events.chain import canonical_json, link
 from abgate.events.pg_schema import open_writer, redact
 from abgate.events.schema import ADMIN_FIELDS, FEEDBACK_FIELDS, INFERENCE_FIELDS
-from abgate.events.types import FeedbackItem, FeedbackResult
+from abgate.events.types import FeedbackResult
 from abgate.events.writer import (
     ADMIN,
     FEEDBACK,
@@ -44,6 +44,7 @@ from abgate.events.writer import (
     Op,
     Writer,
     inference_values,
+    join_feedback,
 )
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]
@@ -219,40 +220,11 @@ class PgWriter(Writer):
     def _join_feedback(
         cur: Cursor, seq: int, head: str, payload: Any
     ) -> tuple[int, str, FeedbackResult]:
-        experiment: str
-        ts: float
-        items: tuple[FeedbackItem, ...]
-        valid: tuple[bool, ...]
-        experiment, ts, items, valid = payload
+        experiment, _ts, items, valid = payload
+        # One round trip for the whole call instead of one per item.
         ids = sorted({item.request_id for item, ok in zip(items, valid, strict=True) if ok})
         hits = {r[0]: r[1:] for r in cur.execute(_JOIN_FEEDBACK, (ids, experiment)).fetchall()}
-        unknown: list[str] = []
-        duplicate: list[str] = []
-        invalid: list[str] = []
-        scored: set[int] = set()
-        rows: list[tuple[object, ...]] = []
-        for item, ok in zip(items, valid, strict=True):
-            if not ok:
-                invalid.append(str(item.request_id))
-                continue
-            hit = hits.get(item.request_id)
-            if hit is None:
-                unknown.append(item.request_id)
-                continue
-            inference_seq, model, probability, feedback_seq = hit
-            if feedback_seq is not None or inference_seq in scored:
-                duplicate.append(item.request_id)
-                continue
-            scored.add(inference_seq)
-            truth = int(item.truth)
-            correct = None if probability is None else int((probability > 0.5) == (truth == 1))
-            reward = None if item.reward is None else float(item.reward)
-            values = (ts, experiment, item.request_id, inference_seq, model, truth, reward, correct)
-            seq += 1
-            prev = head
-            head = link(prev, canonical_json("feedback", seq, FEEDBACK_FIELDS, values))
-            rows.append((seq, *values, prev, head))
+        rows, seq, head, result = join_feedback(payload, hits.get, seq, head)
         if rows:
             _copy(cur, _COPY_FEEDBACK, rows)
-        result = FeedbackResult(len(rows), tuple(unknown), tuple(duplicate), tuple(invalid))
         return seq, head, result

@@ -284,38 +284,61 @@ class Writer:
     def _feedback(
         cur: sqlite3.Cursor, seq: int, head: str, payload: Any
     ) -> tuple[int, str, FeedbackResult]:
-        experiment: str
-        ts: float
-        items: tuple[FeedbackItem, ...]
-        valid: tuple[bool, ...]
-        experiment, ts, items, valid = payload
-        unknown: list[str] = []
-        duplicate: list[str] = []
-        invalid: list[str] = []
-        scored: set[int] = set()
-        rows: list[tuple[object, ...]] = []
-        for item, ok in zip(items, valid, strict=True):
-            if not ok:
-                invalid.append(str(item.request_id))
-                continue
-            hit = cur.execute(_JOIN_FEEDBACK, (item.request_id, experiment)).fetchone()
-            if hit is None:
-                unknown.append(item.request_id)
-                continue
-            inference_seq, model, probability, feedback_seq = hit
-            if feedback_seq is not None or inference_seq in scored:
-                duplicate.append(item.request_id)
-                continue
-            scored.add(inference_seq)
-            truth = int(item.truth)
-            correct = None if probability is None else int((probability > 0.5) == (truth == 1))
-            reward = _opt_float(item.reward)
-            values = (ts, experiment, item.request_id, inference_seq, model, truth, reward, correct)
-            seq += 1
-            prev = head
-            head = link(prev, canonical_json("feedback", seq, FEEDBACK_FIELDS, values))
-            rows.append((seq, *values, prev, head))
+        experiment = payload[0]
+
+        def lookup(request_id: str) -> tuple[Any, ...] | None:
+            hit: tuple[Any, ...] | None = cur.execute(
+                _JOIN_FEEDBACK, (request_id, experiment)
+            ).fetchone()
+            return hit
+
+        rows, seq, head, result = join_feedback(payload, lookup, seq, head)
         if rows:
             cur.executemany(_INSERT_FEEDBACK, rows)
-        result = FeedbackResult(len(rows), tuple(unknown), tuple(duplicate), tuple(invalid))
         return seq, head, result
+
+
+def join_feedback(
+    payload: Any,
+    lookup: Callable[[str], tuple[Any, ...] | None],
+    seq: int,
+    head: str,
+) -> tuple[list[tuple[object, ...]], int, str, FeedbackResult]:
+    """Chained feedback rows for ``payload`` = (experiment, ts, items, valid), whatever store.
+
+    ``lookup(request_id)`` returns (inference_seq, model, probability, feedback_seq) of the
+    prediction to score, or None. Every item lands in exactly one place of the result.
+    """
+    experiment: str
+    ts: float
+    items: tuple[FeedbackItem, ...]
+    valid: tuple[bool, ...]
+    experiment, ts, items, valid = payload
+    unknown: list[str] = []
+    duplicate: list[str] = []
+    invalid: list[str] = []
+    scored: set[int] = set()
+    rows: list[tuple[object, ...]] = []
+    for item, ok in zip(items, valid, strict=True):
+        if not ok:
+            invalid.append(str(item.request_id))
+            continue
+        hit = lookup(item.request_id)
+        if hit is None:
+            unknown.append(item.request_id)
+            continue
+        inference_seq, model, probability, feedback_seq = hit
+        if feedback_seq is not None or inference_seq in scored:
+            duplicate.append(item.request_id)
+            continue
+        scored.add(inference_seq)
+        truth = int(item.truth)
+        correct = None if probability is None else int((probability > 0.5) == (truth == 1))
+        reward = _opt_float(item.reward)
+        values = (ts, experiment, item.request_id, inference_seq, model, truth, reward, correct)
+        seq += 1
+        prev = head
+        head = link(prev, canonical_json("feedback", seq, FEEDBACK_FIELDS, values))
+        rows.append((seq, *values, prev, head))
+    result = FeedbackResult(len(rows), tuple(unknown), tuple(duplicate), tuple(invalid))
+    return rows, seq, head, result
