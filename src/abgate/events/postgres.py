@@ -30,7 +30,6 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import psycopg
@@ -114,16 +113,9 @@ class PostgresEventLog(SQLiteEventLog):
         self.url = url
         self.location = redact(url)
 
-    async def start(self) -> None:
-        """Connect, create or migrate the schema, and start the writer thread."""
-        if self._state != "new":
-            raise RuntimeError(f"PostgresEventLog.start() called on a {self._state} log")
-        self._state = "starting"
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[StoreError | None] = loop.create_future()
-        exited: asyncio.Future[None] = loop.create_future()
-        self._ready, self._exited = ready, exited
-        self._writer = PgWriter(
+    def _make_writer(self, loop: asyncio.AbstractEventLoop) -> PgWriter:
+        """Connect, create or migrate the schema (in the writer thread) as the writer."""
+        return PgWriter(
             self.url,
             synchronous_commit=self._strict,
             batch_max=self._batch_max,
@@ -133,14 +125,6 @@ class PostgresEventLog(SQLiteEventLog):
             on_batch=self._on_batch,
             on_exit=self._on_exit,
         )
-        self._writer.start()
-        error = await asyncio.shield(ready)
-        if error is not None:
-            await asyncio.shield(exited)
-            self._state = "closed"
-            raise error
-        self._reader_pool = ThreadPoolExecutor(1, thread_name_prefix="abgate-events-reader")
-        self._state = "open"
 
     def _run_query(self, query: Callable[[sqlite3.Connection], T]) -> T:
         for retry in (True, False):  # a lost connection is re-opened once

@@ -128,16 +128,9 @@ class SQLiteEventLog:
 
     # -- lifespan -------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Open (create or migrate) the file and start the writer thread."""
-        if self._state != "new":
-            raise RuntimeError(f"SQLiteEventLog.start() called on a {self._state} log")
-        self._state = "starting"
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[StoreError | None] = loop.create_future()
-        exited: asyncio.Future[None] = loop.create_future()
-        self._ready, self._exited = ready, exited
-        self._writer = Writer(
+    def _make_writer(self, loop: asyncio.AbstractEventLoop) -> Writer:
+        """The writer thread of this store (the one hook a store of another kind overrides)."""
+        return Writer(
             self.path,
             synchronous="FULL" if self.durability == "fsync" else "NORMAL",
             batch_max=self._batch_max,
@@ -147,6 +140,17 @@ class SQLiteEventLog:
             on_batch=self._on_batch,
             on_exit=self._on_exit,
         )
+
+    async def start(self) -> None:
+        """Open (create or migrate) the log and start the writer thread."""
+        if self._state != "new":
+            raise RuntimeError(f"{type(self).__name__}.start() called on a {self._state} log")
+        self._state = "starting"
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[StoreError | None] = loop.create_future()
+        exited: asyncio.Future[None] = loop.create_future()
+        self._ready, self._exited = ready, exited
+        self._writer = self._make_writer(loop)
         self._writer.start()
         error = await asyncio.shield(ready)
         if error is not None:
