@@ -168,6 +168,7 @@ def main() -> None:
                 "httptools",
                 "--log-level",
                 "warning",
+                "--no-proxy-headers",
                 "--app-dir",
                 str(ROOT / "benchmarks"),
             ]

@@ -293,3 +293,36 @@ async def test_feedback_needs_a_token_off_loopback(
             assert ok.status_code == 200 and ok.json()["unknown"] == ["x"]
     finally:
         await app.shutdown()
+
+
+async def test_feedback_relayed_by_a_local_proxy_needs_a_token(
+    make_app: Any, smoke_registry: Path, tmp_path: Path
+) -> None:
+    """A proxy on this machine connects from loopback; the client behind it is not local."""
+    import random as _random
+
+    from abgate.gateway.server import build_app
+    from abgate.gateway.settings import ServerSettings
+
+    app = build_app(
+        ServerSettings(
+            registry=str(smoke_registry),
+            events_db=str(tmp_path / "proxied.db"),
+            admin_token="s3cr3t-admin",
+        ),  # type: ignore[arg-type]
+        config=make_config(),
+        rng=_random.Random(1),
+    )
+    await app.startup()
+    try:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            path = f"/v2/experiments/{EXPERIMENT}/feedback"
+            body = {"feedback": [{"id": "x", "truth": 1}]}
+            local = await client.post(path, json=body)
+            assert local.status_code == 200  # a loopback client needs no token
+            for relayed in ({"x-forwarded-for": "203.0.113.9"}, {"forwarded": "for=203.0.113.9"}):
+                denied = await client.post(path, json=body, headers=relayed)
+                assert denied.status_code == 401, relayed
+    finally:
+        await app.shutdown()

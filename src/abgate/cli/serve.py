@@ -121,5 +121,8 @@ def serve_command(
         loop="uvloop",
         http="httptools",
         lifespan="on",
+        # The peer address stays the peer's (see GatewayApp.feedback); the middleware that would
+        # rewrite it from X-Forwarded-For costs ~2% of a request.
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )

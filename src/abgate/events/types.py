@@ -70,6 +70,31 @@ class InferenceEvent:
     """Probability with which ``assigned_model`` was chosen (for inverse-propensity weighting)."""
 
     def __post_init__(self) -> None:
+        # Fast path for the well-formed event the gateway builds on every request: exact types,
+        # finite values in range. Anything else goes through the checks below, which say why.
+        p, q = self.probability, self.propensity
+        if (
+            type(self.ts) is float
+            and type(self.latency_ms) is float
+            and type(self.status) is int
+            and type(self.request_id) is str
+            and type(self.model) is str
+            and type(self.version) is str
+            and type(self.input_sha256) is str
+            and self.assignment in ASSIGNMENTS
+            and 100 <= self.status <= 599
+            and 0.0 <= self.latency_ms < math.inf
+            and -math.inf < self.ts < math.inf
+            and (p is None or (type(p) is float and 0.0 <= p <= 1.0))
+            and (q is None or (type(q) is float and 0.0 <= q <= 1.0))
+            and (self.experiment is None or type(self.experiment) is str)
+            and (self.assigned_model is None or type(self.assigned_model) is str)
+            and (self.unit_hash is None or type(self.unit_hash) is str)
+            and (self.signal is None or type(self.signal) is str)
+            and (self.error is None or type(self.error) is str)
+            and (self.fallback_reason is None or type(self.fallback_reason) is str)
+        ):
+            return
         owner = "InferenceEvent"
         _check_real(owner, "ts", self.ts)
         for name in ("request_id", "model", "version", "input_sha256"):

@@ -96,6 +96,9 @@ class GatewayApp:
         self.analyzer = live
         self.controller = controller
         self.bandit: BanditAllocator | None = None
+        self._body_deadlines: dict[asyncio.Task[Any], float] = {}
+        self._body_expired: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
         self._openapi = openapi_document()
         # Request ids need uniqueness, not secrecy: os.urandom per request costs ~30 µs here.
         self._ids = random.Random(os.urandom(16))
@@ -138,6 +141,8 @@ class GatewayApp:
             await self._on_startup()
 
     async def shutdown(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if self._on_shutdown is not None:
             await self._on_shutdown()
 
@@ -200,26 +205,50 @@ class GatewayApp:
             raise ProtocolError(f"content type {ctype!r} not supported; send application/json", 415)
         chunks: list[bytes] = []
         size = 0
+        deadlines = self._body_deadlines
+        task = asyncio.current_task()
+        assert task is not None
+        # A dict entry swept by one watchdog costs a tenth of asyncio.timeout() per request.
+        deadlines[task] = asyncio.get_running_loop().time() + self.body_timeout_s
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch_bodies())
         try:
-            async with asyncio.timeout(self.body_timeout_s):
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        raise ProtocolError("client disconnected", 400)
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > self.max_body_bytes:
-                        raise ProtocolError(
-                            f"body exceeds the limit of {self.max_body_bytes} bytes", 413
-                        )
-                    chunks.append(chunk)
-                    if not message.get("more_body", False):
-                        break
-        except TimeoutError:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ProtocolError("client disconnected", 400)
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise ProtocolError(
+                        f"body exceeds the limit of {self.max_body_bytes} bytes", 413
+                    )
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        except asyncio.CancelledError:
+            if task not in self._body_expired:
+                raise
+            self._body_expired.discard(task)
+            task.uncancel()
             raise ProtocolError(
                 f"body not received within {self.body_timeout_s:g} s", 408
             ) from None
+        finally:
+            deadlines.pop(task, None)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _watch_bodies(self) -> None:
+        """Cancel body reads that have outlived ``body_timeout_s`` (they answer 408)."""
+        loop = asyncio.get_running_loop()
+        period = min(0.5, self.body_timeout_s / 4)
+        while self._body_deadlines:
+            await asyncio.sleep(period)
+            now = loop.time()
+            for task, deadline in list(self._body_deadlines.items()):
+                if deadline <= now and task not in self._body_expired:
+                    self._body_expired.add(task)
+                    task.cancel()
 
     # ---- health and metadata ---------------------------------------------------------------
     async def live(self, request: Request) -> Response:
@@ -372,7 +401,10 @@ class GatewayApp:
         return json_response({"name": request.params["experiment"], "weights": new})
 
     async def feedback(self, request: Request) -> Response:
-        loopback = (request.client or "").startswith(LOOPBACK)
+        # A request relayed by a proxy on this machine is not a loopback client: the server does
+        # not rewrite the peer address from X-Forwarded-For, so look for the proxy's headers.
+        proxied = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+        loopback = not proxied and (request.client or "").startswith(LOOPBACK)
         if not (self.open_feedback_on_loopback and loopback):
             self._require_token(request)
         doc = _json_any(request.body)
