@@ -22,25 +22,28 @@ async def conn(db_path: Path) -> AsyncIterator[sqlite3.Connection]:
 
 def test_file_is_marked_versioned_and_in_wal_mode(conn: sqlite3.Connection) -> None:
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("SELECT seq, hash FROM chain_head").fetchone() == (0, "0" * 64)
 
 
-@pytest.mark.parametrize(
-    ("sql", "index"),
-    [
-        (queries._REQUESTS, "inference_tally"),
-        (queries._SCORES, "feedback_tally"),
-        (queries._ASSIGNMENTS, "inference_assigned"),
-    ],
-)
-def test_aggregates_are_covering_index_scans(
-    conn: sqlite3.Connection, sql: str, index: str
-) -> None:
-    plan = " ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("exp",)))
-    assert f"USING COVERING INDEX {index}" in plan
+def test_feedback_recount_is_a_covering_index_scan(conn: sqlite3.Connection) -> None:
+    plan = " ".join(
+        row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {queries._SCORES}", ("e",))
+    )
+    assert "USING COVERING INDEX feedback_tally" in plan
     assert "TEMP B-TREE" not in plan  # grouped in index order, no sort
+
+
+def test_inference_has_only_the_request_index(conn: sqlite3.Connection) -> None:
+    # Tallies come from the tally tables; every extra index would slow each write.
+    names = {
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'inference'"
+        )
+    }
+    assert names == {"inference_request"}
 
 
 @pytest.mark.parametrize("sql", [queries._FIND, _JOIN_FEEDBACK])
@@ -128,6 +131,28 @@ async def test_version_1_log_is_migrated_with_backfill(tmp_path: Path) -> None:
     async with SQLiteEventLog(path):
         pass
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert queries.tallies(conn, "e") == expected
+    conn.close()
+
+
+async def test_version_2_log_loses_the_redundant_indexes(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    await _fill(path, 50)
+    conn = sqlite3.connect(path)
+    expected = queries.tallies(conn, "e")
+    conn.execute(
+        "CREATE INDEX inference_tally ON inference (experiment, model, assignment, status)"
+    )
+    conn.execute("CREATE INDEX inference_assigned ON inference (experiment, assigned_model)")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    async with SQLiteEventLog(path):
+        pass
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert not indexes & {"inference_tally", "inference_assigned"}
+    assert queries.tallies(conn, "e") == expected == queries.recount_tallies(conn, "e")
     conn.close()

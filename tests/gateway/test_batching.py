@@ -45,3 +45,25 @@ async def test_a_failing_call_fails_only_its_batch() -> None:
     assert calls == [2, 1]
     with pytest.raises(ValueError):
         MicroBatcher(run, max_batch_size=0)
+
+
+@pytest.mark.parametrize(("turns", "calls"), [(1, 2), (2, 1)])
+async def test_a_batch_waits_its_turns_for_late_arrivals(turns: int, calls: int) -> None:
+    sizes: list[int] = []
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        sizes.append(len(batch))
+        return batch[:, 0, 0]
+
+    batcher = MicroBatcher(run, max_batch_size=8, wait_turns=turns)
+    loop = asyncio.get_running_loop()
+    first = loop.create_task(batcher.predict(np.zeros((1, 40, 5), dtype=np.float32)))
+    await asyncio.sleep(0)  # `first` has queued its rows and scheduled the batch's turns
+    # A request whose task starts after that (as one read in the next I/O poll does): it joins
+    # the batch only if the batch waits a second turn.
+    late = loop.create_task(batcher.predict(np.ones((1, 40, 5), dtype=np.float32)))
+    assert (await first).tolist() == [0.0]
+    assert (await late).tolist() == [1.0]
+    assert len(sizes) == calls and sum(sizes) == 2
+    with pytest.raises(ValueError):
+        MicroBatcher(run, wait_turns=0)

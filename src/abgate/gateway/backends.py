@@ -65,7 +65,13 @@ class OnnxBackend:
 
     is_local = True
 
-    def __init__(self, mv: ModelVersion, name: str | None = None, max_batch_size: int = 64):
+    def __init__(
+        self,
+        mv: ModelVersion,
+        name: str | None = None,
+        max_batch_size: int = 64,
+        batch_wait_turns: int = 2,
+    ):
         mv.verify()
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
@@ -86,7 +92,9 @@ class OnnxBackend:
             sha256=mv.card.onnx_sha256,
         )
 
-        self._batcher = MicroBatcher(self._run, max_batch_size) if max_batch_size > 1 else None
+        self._batcher = None
+        if max_batch_size > 1:
+            self._batcher = MicroBatcher(self._run, max_batch_size, batch_wait_turns)
 
     async def start(self) -> None:
         return None

@@ -45,7 +45,10 @@ def drift_monitors(config: GatewayConfig, registry_root: str | Path) -> dict[str
 
 
 def build_backends(
-    config: GatewayConfig, registry_root: str | Path, max_batch_size: int = 64
+    config: GatewayConfig,
+    registry_root: str | Path,
+    max_batch_size: int = 64,
+    batch_wait_turns: int = 2,
 ) -> dict[str, Backend]:
     registry = Registry(registry_root)
     backends: dict[str, Backend] = {}
@@ -61,7 +64,7 @@ def build_backends(
         else:
             version = spec.version if spec.version is not None else "latest"
             backends[spec.name] = OnnxBackend(
-                registry.get(spec.name, version), None, max_batch_size
+                registry.get(spec.name, version), None, max_batch_size, batch_wait_turns
             )
     return backends
 
@@ -75,7 +78,9 @@ def build_app(
     """A ready-to-serve ASGI app; the event log opens at startup and flushes at shutdown."""
     if config is None:
         config = load_gateway_config(settings)
-    backends = build_backends(config, settings.registry, settings.max_batch_size)
+    backends = build_backends(
+        config, settings.registry, settings.max_batch_size, settings.batch_wait_turns
+    )
     events = open_event_store(settings.events_db, durability=settings.durability)
     registry = CollectorRegistry()
     metrics = GatewayMetrics(registry)
