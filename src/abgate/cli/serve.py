@@ -81,6 +81,7 @@ def serve_command(
     import uvicorn  # imported here to keep `abgate --help` fast
 
     from abgate.gateway.server import build_app
+    from abgate.gateway.wire import OneWriteHttpToolsProtocol
 
     overrides = {
         k: v
@@ -119,7 +120,7 @@ def serve_command(
         port=settings.port,
         log_level=log_level,
         loop="uvloop",
-        http="httptools",
+        http=OneWriteHttpToolsProtocol,  # httptools, each response in one write
         lifespan="on",
         # The peer address stays the peer's (see GatewayApp.feedback); the middleware that would
         # rewrite it from X-Forwarded-For costs ~2% of a request.

@@ -123,6 +123,7 @@ class SQLiteEventLog:
         self._drained: asyncio.Future[None] | None = None
         self._nudge_scheduled = False
 
+        self._loop: Any = None  # set by start(): the loop this log serves
         self._reader_pool: ThreadPoolExecutor | None = None
         self._reader_local = threading.local()
 
@@ -146,7 +147,7 @@ class SQLiteEventLog:
         if self._state != "new":
             raise RuntimeError(f"{type(self).__name__}.start() called on a {self._state} log")
         self._state = "starting"
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         ready: asyncio.Future[StoreError | None] = loop.create_future()
         exited: asyncio.Future[None] = loop.create_future()
         self._ready, self._exited = ready, exited
@@ -288,7 +289,7 @@ class SQLiteEventLog:
         return await self._submit_and_wait(writer, code, payload)
 
     async def _submit_and_wait(self, writer: Writer, code: int, payload: object) -> Any:
-        loop = asyncio.get_running_loop()
+        loop = self._loop  # the writer posts to it; asking asyncio costs a getpid() call
         future = loop.create_future()
         writer.submit((code, payload, future, time.monotonic()))
         if not self._nudge_scheduled:

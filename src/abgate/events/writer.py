@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 
 from abgate.errors import StoreError
 from abgate.events.chain import canonical_json, link
+from abgate.events.checkpoint import Checkpointer
 from abgate.events.schema import ADMIN_FIELDS, FEEDBACK_FIELDS, INFERENCE_FIELDS, open_writer
 from abgate.events.types import FeedbackItem, FeedbackResult, InferenceEvent
 
@@ -107,6 +108,7 @@ class Writer:
         self._path = path
         self._where = str(path)  # how errors name the log (a URL store redacts its password)
         self._conn: Any = None  # owned by the writer thread, between _open and _close
+        self._checkpointer: Checkpointer | None = None
         self._synchronous: Literal["FULL", "NORMAL"] = synchronous
         self._batch_max = batch_max
         self._max_delay = max_delay_s
@@ -194,11 +196,17 @@ class Writer:
     # The three hooks a store overrides; the loop in _run is shared by every store.
     def _open(self) -> None:
         self._conn = open_writer(self._path, synchronous=self._synchronous)
+        # Checkpoints run on their own thread, never inside a commit (see events.checkpoint).
+        self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+        self._checkpointer = Checkpointer(self._path)
+        self._checkpointer.start()
 
     def _write_batch_now(self, batch: list[Op]) -> list[object]:
         return self._write(self._conn, batch)
 
     def _close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         if self._conn is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()

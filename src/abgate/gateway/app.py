@@ -99,6 +99,7 @@ class GatewayApp:
         self._body_deadlines: dict[asyncio.Task[Any], float] = {}
         self._body_expired: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._openapi = openapi_document()
         # Request ids need uniqueness, not secrecy: os.urandom per request costs ~30 µs here.
         self._ids = random.Random(os.urandom(16))
@@ -206,12 +207,13 @@ class GatewayApp:
         chunks: list[bytes] = []
         size = 0
         deadlines = self._body_deadlines
-        task = asyncio.current_task()
+        loop = self._running_loop()
+        task = asyncio.current_task(loop)
         assert task is not None
         # A dict entry swept by one watchdog costs a tenth of asyncio.timeout() per request.
-        deadlines[task] = asyncio.get_running_loop().time() + self.body_timeout_s
+        deadlines[task] = loop.time() + self.body_timeout_s
         if self._watchdog is None or self._watchdog.done():
-            self._watchdog = asyncio.get_running_loop().create_task(self._watch_bodies())
+            self._watchdog = loop.create_task(self._watch_bodies())
         try:
             while True:
                 message = await receive()
@@ -237,6 +239,14 @@ class GatewayApp:
         finally:
             deadlines.pop(task, None)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        # asyncio.get_running_loop() makes a getpid() system call on every call (fork check);
+        # the app serves from one loop, so ask once (again only if that loop has closed).
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     async def _watch_bodies(self) -> None:
         """Cancel body reads that have outlived ``body_timeout_s`` (they answer 408)."""

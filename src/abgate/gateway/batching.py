@@ -36,11 +36,14 @@ class MicroBatcher:
             tuple[npt.NDArray[np.float32], asyncio.Future[npt.NDArray[np.float32]]]
         ] = []
         self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.calls = 0  # introspection for tests and benchmarks
         self.rows = 0
 
     async def predict(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None or loop.is_closed():  # get_running_loop() costs a getpid() system call
+            loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[npt.NDArray[np.float32]] = loop.create_future()
         self._pending.append((batch, future))
         if not self._scheduled:
