@@ -11,8 +11,10 @@ Stacks (127.0.0.1, one server process each, wrk -t1):
                 of parallel_workers 0 / 2 and adaptive batching on / off, chosen at 16 connections
   nginx         NGINX split_clients 70/30 → MLServer (best settings) serving both models: the
                 seed's ingress-level split
-  hello         a bare ASGI app on the gateway's server stack (uvicorn + uvloop + httptools, one
-                worker) that reads the same body and returns a fixed small JSON: the Python floor
+  hello         a bare ASGI app on the gateway's server stack (uvicorn + uvloop + httptools with
+                abgate's one-write protocol, one worker) that reads the same body and returns a
+                fixed small JSON: the Python floor
+  hello-stock   the same app on uvicorn's stock httptools protocol (two writes per response)
 Also the gateway's RSS after the load. Results: benchmarks/results/gateway.json (medians).
 """
 
@@ -122,7 +124,9 @@ def main() -> None:
     parser.add_argument("--registry", default=str(ROOT / "models"))
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument(
-        "--only", nargs="+", default=["abgate", "abgate-relaxed", "mlserver", "nginx", "hello"]
+        "--only",
+        nargs="+",
+        default=["abgate", "abgate-relaxed", "mlserver", "nginx", "hello", "hello-stock"],
     )
     args = parser.parse_args()
     registry = Registry(args.registry)
@@ -151,31 +155,14 @@ def main() -> None:
                 url = f"http://127.0.0.1:{port}{INFER}"
                 sweep(name, url, body, args.connections, args, table)
                 extra[f"{name}_rss_mb"] = round(rss_mb(proc.pid), 1)
-        if "hello" in args.only:
+        for name, flags in (("hello", []), ("hello-stock", ["--stock"])):
+            if name not in args.only:
+                continue
             port = free_port()
-            cmd = [
-                py,
-                "-m",
-                "uvicorn",
-                "hello_app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--log-level",
-                "warning",
-                "--no-proxy-headers",
-                "--app-dir",
-                str(ROOT / "benchmarks"),
-            ]
+            cmd = [py, str(ROOT / "benchmarks" / "hello_app.py"), str(port), *flags]
             with running(cmd, f"http://127.0.0.1:{port}/", tmp / "hello.log", post_ready=True):
-                sweep(
-                    "hello", f"http://127.0.0.1:{port}{INFER}", body, args.connections, args, table
-                )
+                url = f"http://127.0.0.1:{port}{INFER}"
+                sweep(name, url, body, args.connections, args, table)
         if "mlserver" in args.only or "nginx" in args.only:
             mlserver = ensure_mlserver()
             models = {n: registry.get(n).path for n in ("baseline-predictor", "enhanced-predictor")}
@@ -237,7 +224,7 @@ def main() -> None:
                         )
     ratios: dict[str, dict[str, float]] = {}
     for mine in ("abgate", "abgate-relaxed"):
-        for other in ("mlserver", "nginx", "hello"):
+        for other in ("mlserver", "nginx", "hello", "hello-stock"):
             if mine in table and other in table:
                 ratios[f"{mine}/{other}"] = {
                     c: round(table[mine][c]["rps"] / table[other][c]["rps"], 2)

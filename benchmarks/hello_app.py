@@ -1,7 +1,8 @@
 """The Python HTTP floor: an ASGI app that reads the request body and returns a fixed small JSON.
 
-Served by the same stack as the gateway (uvicorn, uvloop, httptools, one worker) so the
-difference between the two is what abgate's routing, inference, logging and metrics cost.
+Served by the same stack as the gateway (uvicorn, uvloop, httptools with the one-write protocol,
+one worker, no proxy-headers middleware) so the difference between the two is what abgate's
+routing, inference, logging and metrics cost; ``--stock`` serves it with uvicorn's own protocol.
 """
 
 from __future__ import annotations
@@ -21,3 +22,31 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         more = message.get("more_body", False)
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": BODY})
+
+
+def main() -> None:
+    """``python benchmarks/hello_app.py PORT [--stock]``: serve on 127.0.0.1:PORT with the
+    gateway's server stack (uvicorn, uvloop, httptools with abgate's one-write protocol), or
+    with uvicorn's stock httptools protocol."""
+    import sys
+
+    import uvicorn
+
+    from abgate.gateway.wire import OneWriteHttpToolsProtocol
+
+    port = int(sys.argv[1])
+    stock = "--stock" in sys.argv[2:]
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools" if stock else OneWriteHttpToolsProtocol,
+        proxy_headers=False,
+        log_level="warning",
+        lifespan="off",
+    )
+
+
+if __name__ == "__main__":
+    main()

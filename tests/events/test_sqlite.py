@@ -137,6 +137,8 @@ async def test_feedback_joins_and_reports_every_item(db_path: Path, open_log: An
     assert result.duplicate == ("up",)
     assert result.unknown == ("nope", "other", "shadow")
     assert result.invalid == ("bad-truth", "float-truth", "bad-reward", "")
+    # "up" right, "down" wrong; "failed" has no probability, so it is not scored
+    assert result.scored == (("baseline", 1, 1),)
 
     again = await log.record_feedback("exp", [FeedbackItem("down", 0)])
     assert (again.accepted, again.duplicate) == (0, ("down",))

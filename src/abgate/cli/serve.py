@@ -1,4 +1,5 @@
-"""``abgate serve``: run the gateway (uvicorn, one worker, loopback by default)."""
+"""``abgate serve``: run the gateway (uvicorn; one process, or N with ``--workers``; loopback by
+default)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,13 @@ def _is_loopback(host: str) -> bool:
     "--expose", is_flag=True, help="Allow binding a non-loopback address (requires --admin-token)."
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=None,
+    help="Gateway processes sharing the port [default: 1]. One is the primary (analysis, "
+    "rollout, admin API); the others serve inference and relay admin calls to it.",
+)
+@click.option(
     "--log-level",
     default="warning",
     show_default=True,
@@ -64,6 +72,7 @@ def serve_command(
     durability: str | None,
     admin_token: str | None,
     expose: bool,
+    workers: int | None,
     log_level: str,
 ) -> None:
     """Serve the A/B experiment over the Open Inference Protocol (V2 REST).
@@ -91,6 +100,7 @@ def serve_command(
             "registry": registry,
             "events_db": events_db,
             "durability": durability,
+            "workers": workers,
             "config": str(config_path) if config_path else None,
         }.items()
         if v is not None
@@ -106,14 +116,21 @@ def serve_command(
             )
         if generated:
             raise ConfigError("--expose needs an explicit --admin-token (or ABGATE_ADMIN_TOKEN)")
-    app = build_app(settings)
     if generated:
         click.echo(f"admin token (this run only): {overrides['admin_token']}", err=True)
-    click.echo(
+    where = (
         f"abgate gateway on http://{settings.host}:{settings.port}  "
-        f"(events: {settings.events_db}, durability: {settings.durability})",
-        err=True,
+        f"(events: {settings.events_db}, durability: {settings.durability}"
     )
+    if settings.workers > 1:
+        from abgate.gateway.workers import supervise
+
+        if settings.port == 0:
+            raise ConfigError("--workers needs a fixed --port (0 would give each worker its own)")
+        click.echo(f"{where}, {settings.workers} workers)", err=True)
+        raise SystemExit(supervise(settings, log_level))
+    app = build_app(settings)
+    click.echo(f"{where})", err=True)
     uvicorn.run(
         app,
         host=settings.host,

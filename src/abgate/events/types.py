@@ -140,6 +140,9 @@ class FeedbackResult:
     """The prediction already has ground truth (or the id repeats within the call)."""
     invalid: tuple[str, ...]
     """Truth not 0/1, reward not a finite number, or request id not a string."""
+    scored: tuple[tuple[str, int, int], ...] = ()
+    """(model, correct, incorrect) over the accepted items whose prediction had a probability:
+    what this call added, so each gateway process counts only its own calls."""
 
 
 @dataclass(frozen=True, slots=True)

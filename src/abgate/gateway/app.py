@@ -39,6 +39,7 @@ from abgate import __version__
 from abgate.errors import AbgateError, NotFoundError, ProtocolError, StoreError
 from abgate.events.types import AdminEvent, FeedbackItem
 from abgate.gateway.bandit import BanditAllocator
+from abgate.gateway.cluster import ROUTING_PATH, Forwarder, routing_snapshot
 from abgate.gateway.config import FaultSettings
 from abgate.gateway.controller import RolloutController
 from abgate.gateway.dashboard import dashboard_response
@@ -84,6 +85,7 @@ class GatewayApp:
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
         live: LiveAnalyzer | None = None,
         controller: RolloutController | None = None,
+        forwarder: Forwarder | None = None,
     ):
         self.gateway = gateway
         self.registry = registry
@@ -96,6 +98,8 @@ class GatewayApp:
         self.analyzer = live
         self.controller = controller
         self.bandit: BanditAllocator | None = None
+        # A follower worker relays the control plane to the primary (see gateway.cluster).
+        self.forwarder = forwarder
         self._body_deadlines: dict[asyncio.Task[Any], float] = {}
         self._body_expired: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
@@ -126,8 +130,17 @@ class GatewayApp:
                 Route("GET", "/metrics", self.metrics),
                 Route("GET", "/openapi.json", self.openapi),
                 Route("GET", "/dashboard", self.dashboard),
+                Route("GET", ROUTING_PATH, self.routing),
             ]
         )
+        self._forwarded = {
+            self.list_experiments,
+            self.experiment_status,
+            self.experiment_summary,
+            self.set_weights,
+            self.control,
+            self.set_faults,
+        }
 
     # ---- ASGI ------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -177,7 +190,11 @@ class GatewayApp:
             try:
                 if route.reads_body:
                     request.body = await self._read_body(request, receive)
-                response = await route.handler(request)
+                if self.forwarder is not None and route.handler in self._forwarded:
+                    request.query = scope.get("query_string", b"").decode("latin-1")
+                    response = await self.forwarder.forward(request)
+                else:
+                    response = await route.handler(request)
             except ProtocolError as exc:
                 response = error_response(exc.status_code, str(exc))
             except StoreError as exc:
@@ -441,6 +458,10 @@ class GatewayApp:
 
     async def metrics(self, request: Request) -> Response:
         return Response(200, generate_latest(self.registry), CONTENT_TYPE_LATEST.encode())
+
+    async def routing(self, request: Request) -> Response:
+        """Weights and faults in force here: what follower workers copy from the primary."""
+        return json_response(routing_snapshot(self.gateway))
 
     async def dashboard(self, request: Request) -> Response:
         return dashboard_response()

@@ -27,6 +27,7 @@ class Request:
     client: str | None
     params: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    query: str = ""  # raw query string, for requests relayed to another worker
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ set (configured names, status codes, fixed reasons), never from client input.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -36,8 +37,15 @@ class GatewayMetrics:
         def counter(name: str, doc: str, labels: tuple[str, ...]) -> Counter:
             return Counter(name, doc, labels, registry=registry)
 
-        def gauge(name: str, doc: str, labels: tuple[str, ...]) -> Gauge:
-            return Gauge(name, doc, labels, registry=registry)
+        def gauge(
+            name: str,
+            doc: str,
+            labels: tuple[str, ...],
+            mode: Literal["mostrecent", "liveall"] = "mostrecent",
+        ) -> Gauge:
+            # ``mode`` matters only with several worker processes (PROMETHEUS_MULTIPROC_DIR):
+            # the latest value any worker set, or one series per live worker.
+            return Gauge(name, doc, labels, registry=registry, multiprocess_mode=mode)
 
         exp_model = ("experiment", "model")
         self.requests = counter(
@@ -58,7 +66,10 @@ class GatewayMetrics:
             ("experiment", "from_model", "reason"),
         )
         self.circuit_state = gauge(
-            "abgate_circuit_state", "Circuit breaker: 0 closed, 1 open, 2 half-open.", ("model",)
+            "abgate_circuit_state",
+            "Circuit breaker: 0 closed, 1 open, 2 half-open (one series per worker process).",
+            ("model",),
+            "liveall",
         )
         self.feedback = counter(
             "abgate_feedback", "Ground truth received, by correctness.", (*exp_model, "correct")

@@ -161,5 +161,11 @@ def openapi_document() -> dict[str, Any]:
             },
             "/dashboard": {"get": {"summary": "Live dashboard", "responses": {"200": html_ok}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _JSON_OK}}},
+            "/v2/internal/routing": {
+                "get": {
+                    "summary": "Weights and faults in force (what follower workers copy)",
+                    "responses": {"200": _JSON_OK},
+                }
+            },
         },
     }

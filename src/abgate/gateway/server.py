@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, multiprocess
 
 from abgate.events.factory import open_event_store
 from abgate.gateway.app import GatewayApp
 from abgate.gateway.backends import Backend, OnnxBackend, RemoteV2Backend
 from abgate.gateway.bandit import BanditAllocator
+from abgate.gateway.cluster import Forwarder, RoutingFollower
 from abgate.gateway.config import GatewayConfig, default_config, load_config
 from abgate.gateway.controller import RolloutController
 from abgate.gateway.faults import FaultInjector
@@ -74,8 +76,14 @@ def build_app(
     *,
     config: GatewayConfig | None = None,
     rng: random.Random | None = None,
+    primary_url: str | None = None,
 ) -> GatewayApp:
-    """A ready-to-serve ASGI app; the event log opens at startup and flushes at shutdown."""
+    """A ready-to-serve ASGI app; the event log opens at startup and flushes at shutdown.
+
+    With ``primary_url`` the app is a follower worker (see :mod:`abgate.gateway.cluster`): it
+    serves inference and feedback, relays the control plane to the primary and copies its
+    routing; the live analysis, rollout and bandit run in the primary only.
+    """
     if config is None:
         config = load_gateway_config(settings)
     backends = build_backends(
@@ -84,6 +92,10 @@ def build_app(
     events = open_event_store(settings.events_db, durability=settings.durability)
     registry = CollectorRegistry()
     metrics = GatewayMetrics(registry)
+    exposition = registry
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # several workers: /metrics sums them all
+        exposition = CollectorRegistry()
+        multiprocess.MultiProcessCollector(exposition)  # type: ignore[no-untyped-call]
     rng = rng or random.Random()
     # Always present (empty = no faults, one dict lookup per call): faults can be injected at
     # run time through the admin API for drills and demos.
@@ -113,24 +125,34 @@ def build_app(
     controller_ref.append(controller)
     bandit = BanditAllocator(gateway, np.random.default_rng(rng.getrandbits(64)))
 
+    follower = RoutingFollower(gateway, primary_url) if primary_url else None
+    forwarder = Forwarder(primary_url) if primary_url else None
+
     async def startup() -> None:
         await events.start()
-        await gateway.start()
+        await gateway.start(record_config=follower is None)
+        if follower is not None:
+            await follower.start()
+            return
         await live.start()
         await controller.start()
         await bandit.start()
 
     async def shutdown() -> None:
-        await bandit.close()
-        await controller.close()
-        await live.close()
+        if follower is not None and forwarder is not None:
+            await follower.close()
+            await forwarder.close()
+        else:
+            await bandit.close()
+            await controller.close()
+            await live.close()
         await gateway.close()
         await events.close()
 
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     app = GatewayApp(
         gateway,
-        registry,
+        exposition,
         admin_token=token,
         max_body_bytes=settings.max_body_bytes,
         body_timeout_s=settings.body_timeout_s,
@@ -139,6 +161,7 @@ def build_app(
         on_shutdown=shutdown,
         live=live,
         controller=controller,
+        forwarder=forwarder,
     )
     app.bandit = bandit
     return app

@@ -96,7 +96,6 @@ class Gateway:
     experiments: dict[str, ExperimentRuntime] = field(init=False)
     _by_default: dict[str, ExperimentRuntime] = field(init=False)
     _tasks: set[asyncio.Task[Any]] = field(init=False, default_factory=set)
-    _feedback_seen: dict[tuple[str, str], tuple[int, int]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.models = {}
@@ -125,12 +124,13 @@ class Gateway:
             self.metrics.set_experiment_weights(exp.name, weights)
 
     # ---- lifecycle -------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, *, record_config: bool = True) -> None:
         for backend in self.backends.values():
             await backend.start()
         # The configured weights and default go on record: analyses of the log need them
-        # (sample-ratio check), and the audit trail should show what ran.
-        for exp in self.experiments.values():
+        # (sample-ratio check), and the audit trail should show what ran. With several worker
+        # processes only the primary records them (``record_config``).
+        for exp in self.experiments.values() if record_config else ():
             await self.events.record_admin(
                 AdminEvent(
                     self.clock(),
@@ -371,14 +371,12 @@ class Gateway:
     async def feedback(self, experiment: str, items: list[FeedbackItem]) -> FeedbackResult:
         self.experiment(experiment)
         result = await self.events.record_feedback(experiment, items)
-        if result.accepted:
-            for model, tally in (await self.events.tallies(experiment)).items():
-                scored, correct = self._feedback_seen.get((experiment, model), (0, 0))
-                wrong = (tally.scored - tally.correct) - (scored - correct)
-                for flag, delta in ((True, tally.correct - correct), (False, wrong)):
-                    if delta > 0:
-                        self.metrics.record_feedback(experiment, model, flag, delta)
-                self._feedback_seen[(experiment, model)] = (tally.scored, tally.correct)
+        # This call's own counts: with several gateway processes on one log, each counts only
+        # what it accepted, and Prometheus sums the processes.
+        for model, right, wrong in result.scored:
+            for flag, count in ((True, right), (False, wrong)):
+                if count:
+                    self.metrics.record_feedback(experiment, model, flag, count)
         return result
 
     async def set_weights(

@@ -39,6 +39,8 @@ class ServerSettings(BaseSettings):
     """A request body must arrive within this many seconds (slow-loris guard), else 408."""
     max_batch_size: int = Field(default=64, ge=1)
     """Rows per ONNX Runtime call when concurrent requests are batched (1 disables batching)."""
+    workers: int = Field(default=1, ge=1, le=32)
+    """Gateway processes sharing the port: one primary (control plane) and followers."""
     batch_wait_turns: int = Field(default=2, ge=1, le=16)
     """Event-loop turns a batch waits for more concurrent requests before it runs (2: the
     requests read in the next I/O poll join too; 1: only those already parsed)."""
