@@ -3,7 +3,7 @@ Python HTTP floor. wrk, one real held-out market day as payload, all stacks in o
 
     .venv/bin/python benchmarks/bench_gateway.py [--runs 3] [--duration 5] [--connections 1 16 64]
 
-Stacks (127.0.0.1, one server process each, wrk -t1):
+Stacks (127.0.0.1, one server process each unless said, wrk -t1):
   abgate        `abgate serve`: both models in-process, 70/30 experiment, events (strict: every
                 event committed before its response) and metrics on, micro-batching on
   abgate-relaxed  the same with relaxed durability (events committed in batches after replying)
@@ -15,6 +15,9 @@ Stacks (127.0.0.1, one server process each, wrk -t1):
                 abgate's one-write protocol, one worker) that reads the same body and returns a
                 fixed small JSON: the Python floor
   hello-stock   the same app on uvicorn's stock httptools protocol (two writes per response)
+  *-2w          the same with two worker processes (`abgate serve --workers 2`, uvicorn
+                --workers 2 for hello); each gateway is compared with the hello of as many
+                workers
 Also the gateway's RSS after the load. Results: benchmarks/results/gateway.json (medians).
 """
 
@@ -28,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,6 +112,29 @@ def sweep(
         )
 
 
+# (name, durability, worker processes); ratios pair each with the hello of as many workers
+GATEWAYS = (
+    ("abgate", "strict", 1),
+    ("abgate-relaxed", "relaxed", 1),
+    ("abgate-2w", "strict", 2),
+    ("abgate-relaxed-2w", "relaxed", 2),
+)
+HELLOS = (("hello", []), ("hello-2w", ["--workers", "2"]), ("hello-stock", ["--stock"]))
+
+
+def wait_for_line(log: Path, text: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while text not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"no {text!r} in {log}")
+        time.sleep(0.2)
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
@@ -126,7 +153,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        default=["abgate", "abgate-relaxed", "mlserver", "nginx", "hello", "hello-stock"],
+        default=[g[0] for g in GATEWAYS] + [h[0] for h in HELLOS] + ["mlserver", "nginx"],
     )
     args = parser.parse_args()
     registry = Registry(args.registry)
@@ -142,20 +169,24 @@ def main() -> None:
         tmp = Path(tmp_s)
         body = tmp / "body.json"
         body.write_bytes(payload(registry))
-        for name, durability in (("abgate", "strict"), ("abgate-relaxed", "relaxed")):
+        for name, durability, workers in GATEWAYS:
             if name not in args.only:
                 continue
             port = free_port()
+            log = tmp / f"{name}.log"
             cmd = [
                 py, "-m", "abgate.cli.main", "serve", "--registry", args.registry,
                 "--events-db", str(tmp / f"{name}.db"), "--port", str(port),
-                "--durability", durability,
+                "--durability", durability, "--workers", str(workers),
             ]  # fmt: skip
-            with running(cmd, f"http://127.0.0.1:{port}/v2/health/ready", tmp / "gw.log") as proc:
+            with running(cmd, f"http://127.0.0.1:{port}/v2/health/ready", log) as proc:
+                if workers > 1:
+                    wait_for_line(log, "workers ready", proc)
                 url = f"http://127.0.0.1:{port}{INFER}"
                 sweep(name, url, body, args.connections, args, table)
-                extra[f"{name}_rss_mb"] = round(rss_mb(proc.pid), 1)
-        for name, flags in (("hello", []), ("hello-stock", ["--stock"])):
+                pids = [proc.pid] if workers == 1 else children(proc.pid)
+                extra[f"{name}_rss_mb"] = round(sum(rss_mb(p) for p in pids), 1)
+        for name, flags in HELLOS:
             if name not in args.only:
                 continue
             port = free_port()
@@ -223,8 +254,9 @@ def main() -> None:
                             table,
                         )
     ratios: dict[str, dict[str, float]] = {}
-    for mine in ("abgate", "abgate-relaxed"):
-        for other in ("mlserver", "nginx", "hello", "hello-stock"):
+    for mine, _, workers in GATEWAYS:
+        hello = "hello-2w" if workers > 1 else "hello"
+        for other in ("mlserver", "nginx", hello, "hello-stock"):
             if mine in table and other in table:
                 ratios[f"{mine}/{other}"] = {
                     c: round(table[mine][c]["rps"] / table[other][c]["rps"], 2)

@@ -13,7 +13,7 @@ its processes, from /proc), which is steadier than req/s on a noisy machine.
                  no JSON floats to parse
   no-batching    ABGATE_MAX_BATCH_SIZE=1: one ONNX Runtime call per request
   one-turn       ABGATE_BATCH_WAIT_TURNS=1: a batch takes only the requests already parsed
-  two-processes  two whole gateways sharing the port (SO_REUSEPORT) and the one SQLite log
+  two-processes  ``abgate serve --workers 2``: two gateway processes on the port and the log
 
 Results: benchmarks/results/means.json.
 """
@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +38,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _servers import ROOT, free_port, running
-from bench_gateway import INFER, LUA, RESULTS, payload
+from bench_gateway import INFER, LUA, RESULTS, children, payload, wait_for_line
 
 from abgate.registry.store import Registry
 
@@ -63,14 +62,6 @@ def binary_payload(registry: Registry) -> tuple[bytes, str]:
         }
     )
     return head + raw, f"Inference-Header-Content-Length: {len(head)}"
-
-
-def listeners(port: int) -> int:
-    """Sockets listening on ``port`` (IPv4), from /proc/net/tcp."""
-    want = f":{port:04X}"
-    with open("/proc/net/tcp") as fh:
-        rows = [line.split() for line in fh.readlines()[1:]]
-    return sum(1 for r in rows if r[1].endswith(want) and r[3] == "0A")
 
 
 def cpu_ticks(pids: list[int]) -> int:
@@ -106,31 +97,22 @@ def gateway(variant: str, registry: str, tmp: Path) -> Iterator[tuple[str, list[
         "one-turn": {"ABGATE_BATCH_WAIT_TURNS": "1"},
     }.get(variant, {})
     durability = "relaxed" if variant == "relaxed" else "strict"
-    if variant == "two-processes":
-        cmd = [
-            py, str(ROOT / "benchmarks" / "_reuseport_gateway.py"),
-            str(port), str(db), durability, registry,
-        ]  # fmt: skip
-        with (
-            running(cmd, None, tmp / "a.log") as a,
-            running(cmd, None, tmp / "b.log") as b,
-        ):
-            deadline = time.monotonic() + 60
-            while listeners(port) < 2:  # each process listens once its models are loaded
-                if time.monotonic() > deadline or a.poll() is not None or b.poll() is not None:
-                    raise RuntimeError("the two gateway processes did not both start")
-                time.sleep(0.2)
-            yield url, [a.pid, b.pid]
-        return
+    workers = "2" if variant == "two-processes" else "1"
     cmd = [
         py, "-m", "abgate.cli.main", "serve", "--registry", registry,
         "--events-db", str(db), "--port", str(port), "--durability", durability,
+        "--workers", workers,
     ]  # fmt: skip
     old = {k: os.environ.get(k) for k in env_extra}
     os.environ.update(env_extra)
     try:
-        with running(cmd, url + "/v2/health/ready", tmp / "gw.log") as proc:
-            yield url, [proc.pid]
+        log = tmp / f"{variant}.log"
+        with running(cmd, url + "/v2/health/ready", log) as proc:
+            if workers == "1":
+                yield url, [proc.pid]
+            else:
+                wait_for_line(log, "workers ready", proc)
+                yield url, [proc.pid, *children(proc.pid)]
     finally:
         for k, v in old.items():
             if v is None:

@@ -7,6 +7,7 @@ routing, inference, logging and metrics cost; ``--stock`` serves it with uvicorn
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 BODY = b'{"model_name":"hello","outputs":[]}'
@@ -25,23 +26,28 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def main() -> None:
-    """``python benchmarks/hello_app.py PORT [--stock]``: serve on 127.0.0.1:PORT with the
-    gateway's server stack (uvicorn, uvloop, httptools with abgate's one-write protocol), or
-    with uvicorn's stock httptools protocol."""
-    import sys
+    """``python benchmarks/hello_app.py PORT [--stock] [--workers N]``: serve on 127.0.0.1:PORT
+    with the gateway's server stack (uvicorn, uvloop, httptools with abgate's one-write
+    protocol), or with uvicorn's stock httptools protocol; N uvicorn worker processes."""
+    import argparse
 
     import uvicorn
 
     from abgate.gateway.wire import OneWriteHttpToolsProtocol
 
-    port = int(sys.argv[1])
-    stock = "--stock" in sys.argv[2:]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)
+    parser.add_argument("--stock", action="store_true")
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
     uvicorn.run(
-        app,
+        "hello_app:app",
+        app_dir=str(Path(__file__).resolve().parent),
         host="127.0.0.1",
-        port=port,
+        port=args.port,
+        workers=args.workers,
         loop="uvloop",
-        http="httptools" if stock else OneWriteHttpToolsProtocol,
+        http="httptools" if args.stock else OneWriteHttpToolsProtocol,
         proxy_headers=False,
         log_level="warning",
         lifespan="off",
