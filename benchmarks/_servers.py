@@ -17,6 +17,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 MLSERVER_VENV = ROOT / ".venv-mlserver"
 MLSERVER_VERSION = "1.7.1"
+MLSERVER_UVLOOP = "0.21.0"
 
 
 def free_port() -> int:
@@ -101,6 +102,11 @@ def ensure_mlserver() -> Path:
             ],
             check=True,
         )
+    # MLServer 1.7.1's parallel inference workers call asyncio.get_event_loop() before a loop
+    # exists; uvloop 0.22+ raises there ("There is no current event loop"), 0.21 does not.
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", f"uvloop=={MLSERVER_UVLOOP}"], check=True
+    )
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT)], check=True
     )

@@ -9,6 +9,7 @@ Stacks (127.0.0.1, one server process each unless said, wrk -t1):
   abgate-relaxed  the same with relaxed durability (events committed in batches after replying)
   mlserver      MLServer 1.7.1 serving the same ONNX model directly with abgate's runtime; the best
                 of parallel_workers 0 / 2 and adaptive batching on / off, chosen at 16 connections
+                (uvloop 0.21 in its venv: with 0.22+ its parallel workers cannot start)
   nginx         NGINX split_clients 70/30 → MLServer (best settings) serving both models: the
                 seed's ingress-level split
   hello         a bare ASGI app on the gateway's server stack (uvicorn + uvloop + httptools with
@@ -198,7 +199,7 @@ def main() -> None:
             mlserver = ensure_mlserver()
             models = {n: registry.get(n).path for n in ("baseline-predictor", "enhanced-predictor")}
             best, best_rps = None, -1.0
-            for workers, batch in ((0, 0), (0, 16), (2, 0)):
+            for workers, batch in ((0, 0), (0, 16), (2, 0), (2, 16)):
                 port = free_port()
                 repo = tmp / f"mls-{workers}-{batch}"
                 mlserver_repo(repo, models, port, workers, batch, 0.001)
@@ -210,11 +211,14 @@ def main() -> None:
                         tmp / "mls.log",
                     ):
                         wrk(url + INFER, body, 16, 2)
-                        rps = wrk(url + INFER, body, 16, args.duration)["rps"]
-                except RuntimeError as exc:  # MLServer 1.7.1's worker pool fails here
+                        trial = wrk(url + INFER, body, 16, args.duration)
+                        if trial["errors"]:  # a server that answers errors fast is not fast
+                            raise RuntimeError(f"{trial['errors']} failed requests")
+                        rps = trial["rps"]
+                except RuntimeError as exc:
                     lines = (tmp / "mls.log").read_text(errors="replace").splitlines()
                     why = next((ln for ln in lines if "RuntimeError" in ln), str(exc))
-                    print(f"mlserver parallel_workers={workers}: did not start ({why})")
+                    print(f"mlserver parallel_workers={workers} max_batch_size={batch}: {why}")
                     extra.setdefault("mlserver_settings_tried", []).append(
                         {"parallel_workers": workers, "max_batch_size": batch, "failed": why}
                     )
