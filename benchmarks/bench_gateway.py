@@ -19,12 +19,15 @@ Stacks (127.0.0.1, one server process each unless said, wrk -t1):
   *-2w          the same with two worker processes (`abgate serve --workers 2`, uvicorn
                 --workers 2 for hello); each gateway is compared with the hello of as many
                 workers
-Also the gateway's RSS after the load. Results: benchmarks/results/gateway.json (medians).
+Stacks are measured in rounds (every stack once per round, ``--runs`` rounds), so a slow spell of
+the machine falls on all of them alike; medians over the rounds. Also each gateway's RSS after
+its first round. Results: benchmarks/results/gateway.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -33,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,28 +95,6 @@ def wrk(url: str, body: Path, connections: int, duration: int) -> dict[str, floa
     }
 
 
-def sweep(
-    name: str,
-    url: str,
-    body: Path,
-    conns: list[int],
-    args: argparse.Namespace,
-    table: dict[str, Any],
-) -> None:
-    wrk(url, body, 16, 2)  # warm-up
-    for c in conns:
-        runs = [wrk(url, body, c, args.duration) for _ in range(args.runs)]
-        med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
-        med["errors"] = sum(r["errors"] for r in runs)
-        med["runs_rps"] = [round(r["rps"]) for r in runs]
-        table.setdefault(name, {})[str(c)] = med
-        print(
-            f"{name:10s} c={c:3d} {med['rps']:8.0f} req/s  p50 {med['p50_ms']:6.2f} ms  "
-            f"p99 {med['p99_ms']:7.2f} ms  errors {med['errors']}",
-            flush=True,
-        )
-
-
 # (name, durability, worker processes); ratios pair each with the hello of as many workers
 GATEWAYS = (
     ("abgate", "strict", 1),
@@ -144,9 +126,123 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def mlserver_best(
+    mlserver: Path, models: dict[str, Path], body: Path, tmp: Path, duration: int
+) -> tuple[tuple[int, int], list[dict[str, Any]]]:
+    """MLServer's best setting at 16 connections, and what each setting did."""
+    tried: list[dict[str, Any]] = []
+    best, best_rps = None, -1.0
+    for workers, batch in ((0, 0), (0, 16), (2, 0), (2, 16)):
+        port = free_port()
+        repo = tmp / f"mls-{workers}-{batch}"
+        mlserver_repo(repo, models, port, workers, batch, 0.001)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            with running(
+                [str(mlserver), "start", str(repo)], url + "/v2/health/ready", tmp / "mls.log"
+            ):
+                wrk(url + INFER, body, 16, 2)
+                trial = wrk(url + INFER, body, 16, duration)
+                if trial["errors"]:  # a server that answers errors fast is not fast
+                    raise RuntimeError(f"{trial['errors']} failed requests")
+                rps = trial["rps"]
+        except RuntimeError as exc:
+            lines = (tmp / "mls.log").read_text(errors="replace").splitlines()
+            why = next((ln for ln in lines if "RuntimeError" in ln), str(exc))
+            print(f"mlserver parallel_workers={workers} max_batch_size={batch}: {why}")
+            tried.append({"parallel_workers": workers, "max_batch_size": batch, "failed": why})
+            continue
+        print(
+            f"mlserver parallel_workers={workers} max_batch_size={batch or 'off'}: "
+            f"{rps:.0f} req/s at c=16",
+            flush=True,
+        )
+        tried.append({"parallel_workers": workers, "max_batch_size": batch, "rps_c16": round(rps)})
+        if rps > best_rps:
+            best, best_rps = (workers, batch), rps
+    if best is None:
+        raise RuntimeError("MLServer did not start with any setting")
+    return best, tried
+
+
+Launcher = Callable[[], contextlib.AbstractContextManager[tuple[str, list[int]]]]
+
+
+def stacks(
+    args: argparse.Namespace, tmp: Path, mls: tuple[Path, dict[str, Path], tuple[int, int]] | None
+) -> list[tuple[str, Launcher]]:
+    """Every stack to measure, each as a context manager that serves it: (infer URL, pids)."""
+    py = sys.executable
+    out: list[tuple[str, Launcher]] = []
+
+    def gateway(name: str, durability: str, workers: int) -> Launcher:
+        @contextlib.contextmanager
+        def launch() -> Iterator[tuple[str, list[int]]]:
+            port = free_port()
+            log = tmp / f"{name}.log"
+            cmd = [
+                py, "-m", "abgate.cli.main", "serve", "--registry", args.registry,
+                "--events-db", str(tmp / f"{name}-{port}.db"), "--port", str(port),
+                "--durability", durability, "--workers", str(workers),
+            ]  # fmt: skip
+            with running(cmd, f"http://127.0.0.1:{port}/v2/health/ready", log) as proc:
+                if workers > 1:
+                    wait_for_line(log, "workers ready", proc)
+                pids = [proc.pid] if workers == 1 else children(proc.pid)
+                yield f"http://127.0.0.1:{port}{INFER}", pids
+
+        return launch
+
+    def hello(flags: list[str]) -> Launcher:
+        @contextlib.contextmanager
+        def launch() -> Iterator[tuple[str, list[int]]]:
+            port = free_port()
+            cmd = [py, str(ROOT / "benchmarks" / "hello_app.py"), str(port), *flags]
+            url = f"http://127.0.0.1:{port}"
+            with running(cmd, url + "/", tmp / "hello.log", post_ready=True) as proc:
+                yield url + INFER, [proc.pid]
+
+        return launch
+
+    def mlserver(front: bool) -> Launcher:
+        assert mls is not None
+        binary, models, (workers, batch) = mls
+
+        @contextlib.contextmanager
+        def launch() -> Iterator[tuple[str, list[int]]]:
+            port = free_port()
+            repo = tmp / "mls-best"
+            mlserver_repo(repo, models, port, workers, batch, 0.001)
+            url = f"http://127.0.0.1:{port}"
+            cmd = [str(binary), "start", str(repo)]
+            with running(cmd, url + "/v2/health/ready", tmp / "mls.log") as proc:
+                if not front:
+                    yield url + INFER, [proc.pid]
+                    return
+                nport = free_port()
+                conf = nginx_config(tmp / "nginx", nport, port)
+                ncmd = ["nginx", "-c", str(conf), "-g", "daemon off;"]
+                with running(ncmd, None, tmp / "nginx.log", wait_port=nport) as nginx:
+                    yield f"http://127.0.0.1:{nport}/", [nginx.pid]
+
+        return launch
+
+    for name, durability, workers in GATEWAYS:
+        if name in args.only:
+            out.append((name, gateway(name, durability, workers)))
+    for name, flags in HELLOS:
+        if name in args.only:
+            out.append((name, hello(flags)))
+    if mls is not None:
+        for name, front in (("mlserver", False), ("nginx", True)):
+            if name in args.only:
+                out.append((name, mlserver(front)))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="rounds over every stack")
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--registry", default=str(ROOT / "models"))
@@ -163,100 +259,48 @@ def main() -> None:
             [sys.executable, "-m", "abgate.cli.main", "train", "--registry", args.registry],
             check=True,
         )
-    table: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    py = sys.executable
+    samples: dict[str, dict[str, list[dict[str, float]]]] = {}
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         body = tmp / "body.json"
         body.write_bytes(payload(registry))
-        for name, durability, workers in GATEWAYS:
-            if name not in args.only:
-                continue
-            port = free_port()
-            log = tmp / f"{name}.log"
-            cmd = [
-                py, "-m", "abgate.cli.main", "serve", "--registry", args.registry,
-                "--events-db", str(tmp / f"{name}.db"), "--port", str(port),
-                "--durability", durability, "--workers", str(workers),
-            ]  # fmt: skip
-            with running(cmd, f"http://127.0.0.1:{port}/v2/health/ready", log) as proc:
-                if workers > 1:
-                    wait_for_line(log, "workers ready", proc)
-                url = f"http://127.0.0.1:{port}{INFER}"
-                sweep(name, url, body, args.connections, args, table)
-                pids = [proc.pid] if workers == 1 else children(proc.pid)
-                extra[f"{name}_rss_mb"] = round(sum(rss_mb(p) for p in pids), 1)
-        for name, flags in HELLOS:
-            if name not in args.only:
-                continue
-            port = free_port()
-            cmd = [py, str(ROOT / "benchmarks" / "hello_app.py"), str(port), *flags]
-            with running(cmd, f"http://127.0.0.1:{port}/", tmp / "hello.log", post_ready=True):
-                url = f"http://127.0.0.1:{port}{INFER}"
-                sweep(name, url, body, args.connections, args, table)
+        mls = None
         if "mlserver" in args.only or "nginx" in args.only:
-            mlserver = ensure_mlserver()
+            binary = ensure_mlserver()
             models = {n: registry.get(n).path for n in ("baseline-predictor", "enhanced-predictor")}
-            best, best_rps = None, -1.0
-            for workers, batch in ((0, 0), (0, 16), (2, 0), (2, 16)):
-                port = free_port()
-                repo = tmp / f"mls-{workers}-{batch}"
-                mlserver_repo(repo, models, port, workers, batch, 0.001)
-                url = f"http://127.0.0.1:{port}"
-                try:
-                    with running(
-                        [str(mlserver), "start", str(repo)],
-                        url + "/v2/health/ready",
-                        tmp / "mls.log",
-                    ):
-                        wrk(url + INFER, body, 16, 2)
-                        trial = wrk(url + INFER, body, 16, args.duration)
-                        if trial["errors"]:  # a server that answers errors fast is not fast
-                            raise RuntimeError(f"{trial['errors']} failed requests")
-                        rps = trial["rps"]
-                except RuntimeError as exc:
-                    lines = (tmp / "mls.log").read_text(errors="replace").splitlines()
-                    why = next((ln for ln in lines if "RuntimeError" in ln), str(exc))
-                    print(f"mlserver parallel_workers={workers} max_batch_size={batch}: {why}")
-                    extra.setdefault("mlserver_settings_tried", []).append(
-                        {"parallel_workers": workers, "max_batch_size": batch, "failed": why}
-                    )
-                    continue
-                print(
-                    f"mlserver parallel_workers={workers} max_batch_size={batch or 'off'}: "
-                    f"{rps:.0f} req/s at c=16",
-                    flush=True,
-                )
-                extra.setdefault("mlserver_settings_tried", []).append(
-                    {"parallel_workers": workers, "max_batch_size": batch, "rps_c16": round(rps)}
-                )
-                if rps > best_rps:
-                    best, best_rps = (workers, batch), rps
-            assert best is not None
+            best, tried = mlserver_best(binary, models, body, tmp, args.duration)
+            extra["mlserver_settings_tried"] = tried
             extra["mlserver_best"] = {"parallel_workers": best[0], "max_batch_size": best[1]}
-            port = free_port()
-            repo = tmp / "mls-best"
-            mlserver_repo(repo, models, port, best[0], best[1], 0.001)
-            url = f"http://127.0.0.1:{port}"
-            with running(
-                [str(mlserver), "start", str(repo)], url + "/v2/health/ready", tmp / "mls.log"
-            ):
-                if "mlserver" in args.only:
-                    sweep("mlserver", url + INFER, body, args.connections, args, table)
-                if "nginx" in args.only:
-                    nport = free_port()
-                    conf = nginx_config(tmp / "nginx", nport, port)
-                    cmd = ["nginx", "-c", str(conf), "-g", "daemon off;"]
-                    with running(cmd, None, tmp / "nginx.log", wait_port=nport):
-                        sweep(
-                            "nginx",
-                            f"http://127.0.0.1:{nport}/",
-                            body,
-                            args.connections,
-                            args,
-                            table,
+            mls = (binary, models, best)
+        # Rounds: every stack is measured once per round, so a slow spell of this noisy machine
+        # hits all of them alike instead of whichever stack happened to be running.
+        for round_ in range(args.runs):
+            for name, launch in stacks(args, tmp, mls):
+                with launch() as (url, pids):
+                    wrk(url, body, 16, 2)  # warm-up
+                    for c in args.connections:
+                        r = wrk(url, body, c, args.duration)
+                        samples.setdefault(name, {}).setdefault(str(c), []).append(r)
+                        print(
+                            f"round {round_ + 1} {name:18s} c={c:3d} {r['rps']:8.0f} req/s  "
+                            f"p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}",
+                            flush=True,
                         )
+                    if round_ == 0 and name.startswith("abgate"):
+                        extra[f"{name}_rss_mb"] = round(sum(rss_mb(p) for p in pids), 1)
+    table: dict[str, Any] = {}
+    for name, by_c in samples.items():
+        for c, runs in by_c.items():
+            med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
+            med["errors"] = sum(r["errors"] for r in runs)
+            med["runs_rps"] = [round(r["rps"]) for r in runs]
+            table.setdefault(name, {})[c] = med
+            print(
+                f"{name:18s} c={c:>3s} {med['rps']:8.0f} req/s  p50 {med['p50_ms']:6.2f} ms  "
+                f"p99 {med['p99_ms']:7.2f} ms  errors {med['errors']}",
+                flush=True,
+            )
     ratios: dict[str, dict[str, float]] = {}
     for mine, _, workers in GATEWAYS:
         hello = "hello-2w" if workers > 1 else "hello"
