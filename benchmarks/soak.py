@@ -1,15 +1,16 @@
 """Soak: steady load on the gateway for a long time; memory and open file descriptors must stay
 flat. `make soak` (10 minutes); `--minutes` to shorten.
 
-    .venv/bin/python benchmarks/soak.py [--minutes 10] [--rate 200]
+    .venv/bin/python benchmarks/soak.py [--minutes 10] [--rate 200] [--workers 1]
 
 Open-loop load at --rate requests/s (at most 64 in flight; slots missed because of that are
 counted as `behind`, never queued without bound), with feedback for every prediction, so every
 part of the gateway works: routing, inference, events, feedback joins, live analysis, metrics.
 Every 30 s the gateway's RSS and open fds are sampled. Flat means: after the first two minutes of
 warm-up, the last sample is within 10% (RSS) and 10 descriptors (fds) of the
-first post-warm-up sample. Results: benchmarks/results/soak.json; exit 1 when not flat or when a
-request failed.
+first post-warm-up sample. After a graceful stop, every answered request must be in the event log
+and the hash chain must verify. Results: benchmarks/results/soak.json (soak-workersN.json with
+--workers N); exit 1 when not flat, when a request failed or when an event is missing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -29,21 +31,27 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _servers import ROOT, free_port, running
+from bench_gateway import children, wait_for_line
 
+from abgate.events import verify_chain
 from abgate.registry.store import Registry
 
 EXP = "financial-ab-test-experiment"
 
 
-def sample(pid: int) -> tuple[float, int]:
-    with open(f"/proc/{pid}/status") as fh:
-        rss = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+def sample(pids: list[int]) -> tuple[float, int]:
+    """RSS (MB) and open descriptors, summed over the gateway's processes."""
+    rss, fds = 0.0, 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as fh:
+            rss += next(int(ln.split()[1]) for ln in fh if ln.startswith("VmRSS:")) / 1024
+        fds += len(os.listdir(f"/proc/{pid}/fd"))
+    return rss, fds
 
 
-async def load(url: str, pid: int, minutes: float, rate: float, windows: object) -> dict:
+async def load(url: str, pids: list[int], minutes: float, rate: float, windows: object) -> dict:
     samples: list[dict[str, float]] = []
-    failures = sent = behind = 0
+    failures = sent = behind = served = 0
     labels = windows[1]  # type: ignore[index]
     wins = windows[0]  # type: ignore[index]
     # Bodies encoded once: the client must not be the bottleneck on two shared cores.
@@ -71,7 +79,7 @@ async def load(url: str, pid: int, minutes: float, rate: float, windows: object)
         pending: set[asyncio.Task[None]] = set()
 
         async def one(i: int) -> None:
-            nonlocal failures
+            nonlocal failures, served
             try:
                 r = await client.post(
                     "/v2/models/baseline-predictor/infer",
@@ -81,6 +89,7 @@ async def load(url: str, pid: int, minutes: float, rate: float, windows: object)
                 if r.status_code != 200:
                     failures += 1
                 else:
+                    served += 1
                     feedback.append({"id": f"s{i}", "truth": int(labels[i % len(labels)])})
             except httpx.HTTPError:
                 failures += 1
@@ -105,7 +114,7 @@ async def load(url: str, pid: int, minutes: float, rate: float, windows: object)
                 except httpx.HTTPError:
                     failures += 1
             if now >= next_sample:
-                rss, fds = sample(pid)
+                rss, fds = sample(pids)
                 samples.append({"t_s": round(now - t0, 1), "rss_mb": round(rss, 1), "fds": fds})
                 print(
                     f"[{now - t0:6.0f} s] sent {sent}  behind {behind}  failures {failures}  "
@@ -115,7 +124,13 @@ async def load(url: str, pid: int, minutes: float, rate: float, windows: object)
                 next_sample += 30
             await asyncio.sleep(0.005)
         await asyncio.gather(*pending)
-    return {"sent": sent, "behind": behind, "failures": failures, "samples": samples}
+    return {
+        "sent": sent,
+        "served": served,
+        "behind": behind,
+        "failures": failures,
+        "samples": samples,
+    }
 
 
 def main() -> int:
@@ -123,6 +138,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--registry", default=str(ROOT / "models"))
+    parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
     args = parser.parse_args()
     held = Registry(args.registry).get("baseline-predictor").load_heldout()
     with tempfile.TemporaryDirectory() as tmp_s:
@@ -139,17 +155,30 @@ def main() -> int:
             str(tmp / "events.db"),
             "--port",
             str(port),
+            "--workers",
+            str(args.workers),
         ]
-        with running(cmd, f"http://127.0.0.1:{port}/v2/health/ready", tmp / "gw.log") as proc:
+        log = tmp / "gw.log"
+        with running(cmd, f"http://127.0.0.1:{port}/v2/health/ready", log) as proc:
+            if args.workers > 1:
+                wait_for_line(log, "workers ready", proc)
+            pids = [proc.pid] if args.workers == 1 else children(proc.pid)
             result = asyncio.run(
                 load(
                     f"http://127.0.0.1:{port}",
-                    proc.pid,
+                    pids,
                     args.minutes,
                     args.rate,
                     (held.windows, held.labels),
                 )
             )
+        # The gateway has stopped (SIGTERM, graceful): every answered request must be logged.
+        conn = sqlite3.connect(tmp / "events.db")
+        logged = conn.execute("SELECT count(*) FROM inference").fetchone()[0]
+        conn.close()
+        chain = verify_chain(tmp / "events.db")
+        result |= {"events_logged": logged, "events_lost": result["served"] - logged}
+        result["chain_ok"] = chain.ok
     warm = [s for s in result["samples"] if s["t_s"] >= min(120, args.minutes * 60 / 3)]
     flat = True
     if len(warm) >= 2:
@@ -163,9 +192,14 @@ def main() -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     (ROOT / "benchmarks" / "results").mkdir(exist_ok=True)
-    (ROOT / "benchmarks" / "results" / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"sent {result['sent']}, failures {result['failures']}, flat: {flat}")
-    return 0 if flat and result["failures"] == 0 else 1
+    name = "soak.json" if args.workers == 1 else f"soak-workers{args.workers}.json"
+    (ROOT / "benchmarks" / "results" / name).write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        f"sent {result['sent']}, failures {result['failures']}, flat: {flat}, events lost "
+        f"{result['events_lost']}, chain ok: {result['chain_ok']}"
+    )
+    ok = flat and result["failures"] == 0 and result["events_lost"] == 0 and result["chain_ok"]
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
