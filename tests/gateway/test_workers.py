@@ -16,7 +16,7 @@ import pytest
 
 from abgate.events import verify_chain
 
-from ..helpers import serve
+from ..helpers import free_port, serve
 from .conftest import EXPERIMENT, infer_body
 
 pytestmark = pytest.mark.slow
@@ -147,4 +147,35 @@ def test_workers_need_a_fixed_port(smoke_registry: Path, tmp_path: Path) -> None
         timeout=60,
     )
     assert out.returncode == 1 and "Error: --workers needs a fixed --port" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_a_bad_experiment_file_is_an_error_not_a_traceback(
+    smoke_registry: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "exp.yaml"
+    bad.write_text("experiments: [oops\n")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "abgate.cli.main",
+            "serve",
+            "--registry",
+            str(smoke_registry),
+            "--events-db",
+            str(tmp_path / "w.db"),
+            "--workers",
+            "2",
+            "--port",
+            str(free_port()),
+            "--config",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1
+    assert "Error:" in out.stderr and "exp.yaml" in out.stderr
     assert "Traceback" not in out.stderr

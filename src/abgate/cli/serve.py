@@ -89,7 +89,7 @@ def serve_command(
     """
     import uvicorn  # imported here to keep `abgate --help` fast
 
-    from abgate.gateway.server import build_app
+    from abgate.gateway.server import build_app, load_gateway_config
     from abgate.gateway.wire import OneWriteHttpToolsProtocol
 
     overrides = {
@@ -127,6 +127,7 @@ def serve_command(
 
         if settings.port == 0:
             raise ConfigError("--workers needs a fixed --port (0 would give each worker its own)")
+        load_gateway_config(settings)  # a bad experiment file fails here, once, before any worker
         click.echo(f"{where}, {settings.workers} workers)", err=True)
         raise SystemExit(supervise(settings, log_level))
     app = build_app(settings)

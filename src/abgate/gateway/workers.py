@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from abgate.errors import ConfigError
+from abgate.errors import AbgateError, ConfigError
 from abgate.gateway.settings import ServerSettings, load_server_settings
 
 _ENV = "ABGATEW_"  # not ABGATE_: these are not settings
@@ -183,7 +183,11 @@ def worker_main() -> None:
     sockets = [socket.socket(fileno=int(env[f"{_ENV}FD"]))]
     if index == 0:
         sockets.append(socket.socket(fileno=int(env[f"{_ENV}PRIMARY_FD"])))
-    app = build_app(settings, primary_url=None if index == 0 else env[f"{_ENV}PRIMARY_URL"])
+    try:
+        app = build_app(settings, primary_url=None if index == 0 else env[f"{_ENV}PRIMARY_URL"])
+    except AbgateError as exc:  # a bad experiment file, a missing model: say so, no traceback
+        print(f"Error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     config = uvicorn.Config(
         app,
         loop="uvloop",
