@@ -20,6 +20,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def serve_argv(registry: Path, db: Path, *extra: str) -> list[str]:
+    """The `abgate serve` command line for a registry and an event log."""
+    cli = [sys.executable, "-m", "abgate.cli.main", "serve"]
+    return [*cli, "--registry", str(registry), "--events-db", str(db), *extra]
+
+
+def serve_once(
+    registry: Path, db: Path, *extra: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`abgate serve` expected to exit by itself (a refused setting): its exit code and output."""
+    argv = serve_argv(registry, db, *extra)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+
 @contextlib.contextmanager
 def serve(
     registry: Path,
@@ -34,21 +48,7 @@ def serve(
     log_path = db.parent / f"gateway-{port}.log"
     with log_path.open("a") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "abgate.cli.main",
-                "serve",
-                "--registry",
-                str(registry),
-                "--events-db",
-                str(db),
-                "--port",
-                str(port),
-                "--admin-token",
-                "t",
-                *extra,
-            ],
+            serve_argv(registry, db, "--port", str(port), "--admin-token", "t", *extra),
             env=None if env is None else {**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,

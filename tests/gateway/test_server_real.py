@@ -6,15 +6,13 @@ import asyncio
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
-from ..helpers import serve
+from ..helpers import serve, serve_once
 from .conftest import EXPERIMENT, infer_body
 
 pytestmark = pytest.mark.slow
@@ -45,23 +43,7 @@ def test_tritonclient_works_unchanged(
 
 
 def test_refuses_non_loopback_without_expose(smoke_registry: Path, tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "abgate.cli.main",
-            "serve",
-            "--registry",
-            str(smoke_registry),
-            "--host",
-            "0.0.0.0",
-            "--events-db",
-            str(tmp_path / "e.db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = serve_once(smoke_registry, tmp_path / "e.db", "--host", "0.0.0.0", timeout=60)
     assert proc.returncode == 1 and "not a loopback address" in proc.stderr
     assert "Traceback" not in proc.stderr
 

@@ -6,7 +6,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from abgate.events import verify_chain
 
-from ..helpers import free_port, serve
+from ..helpers import free_port, serve, serve_once
 from .conftest import EXPERIMENT, infer_body
 
 pytestmark = pytest.mark.slow
@@ -127,25 +126,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_workers_need_a_fixed_port(smoke_registry: Path, tmp_path: Path) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "abgate.cli.main",
-            "serve",
-            "--registry",
-            str(smoke_registry),
-            "--events-db",
-            str(tmp_path / "w.db"),
-            "--workers",
-            "2",
-            "--port",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = serve_once(smoke_registry, tmp_path / "w.db", "--workers", "2", "--port", "0")
     assert out.returncode == 1 and "Error: --workers needs a fixed --port" in out.stderr
     assert "Traceback" not in out.stderr
 
@@ -155,26 +136,10 @@ def test_a_bad_experiment_file_is_an_error_not_a_traceback(
 ) -> None:
     bad = tmp_path / "exp.yaml"
     bad.write_text("experiments: [oops\n")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "abgate.cli.main",
-            "serve",
-            "--registry",
-            str(smoke_registry),
-            "--events-db",
-            str(tmp_path / "w.db"),
-            "--workers",
-            "2",
-            "--port",
-            str(free_port()),
-            "--config",
-            str(bad),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    out = serve_once(
+        smoke_registry,
+        tmp_path / "w.db",
+        *("--workers", "2", "--port", str(free_port()), "--config", str(bad)),
     )
     assert out.returncode == 1
     assert "Error:" in out.stderr and "exp.yaml" in out.stderr
