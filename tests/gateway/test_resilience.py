@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -261,68 +263,52 @@ async def test_faults_injected_at_run_time(make_app: Any, windows: np.ndarray) -
         assert direct.status_code == 503 and "circuit breaker open" in direct.json()["error"]
 
 
-async def test_feedback_needs_a_token_off_loopback(
-    make_app: Any, windows: np.ndarray, smoke_registry: Path, tmp_path: Path
-) -> None:
+@contextlib.asynccontextmanager
+async def _feedback_client(
+    smoke_registry: Path, db: Path, peer: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A whole gateway (admin token "s3cr3t-admin") behind an ASGI scope naming ``peer`` as the
+    client address; no traffic leaves the process."""
     import random as _random
 
     from abgate.gateway.server import build_app
     from abgate.gateway.settings import ServerSettings
 
     app = build_app(
-        ServerSettings(
-            registry=str(smoke_registry),
-            events_db=str(tmp_path / "remote.db"),
-            admin_token="s3cr3t-admin",
-        ),  # type: ignore[arg-type]
+        ServerSettings(registry=str(smoke_registry), events_db=str(db), admin_token="s3cr3t-admin"),  # type: ignore[arg-type]
         config=make_config(),
         rng=_random.Random(1),
     )
     await app.startup()
     try:
-        # An ASGI scope naming a remote peer; no traffic leaves the process.
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 4000))
+        transport = httpx.ASGITransport(app=app, client=(peer, 4000))
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            path = f"/v2/experiments/{EXPERIMENT}/feedback"
-            body = {"feedback": [{"id": "x", "truth": 1}]}
-            denied = await client.post(path, json=body)
-            assert denied.status_code == 401 and "s3cr3t" not in denied.text
-            ok = await client.post(
-                path, json=body, headers={"authorization": "Bearer s3cr3t-admin"}
-            )
-            assert ok.status_code == 200 and ok.json()["unknown"] == ["x"]
+            yield client
     finally:
         await app.shutdown()
+
+
+FEEDBACK_PATH = f"/v2/experiments/{EXPERIMENT}/feedback"
+FEEDBACK_BODY = {"feedback": [{"id": "x", "truth": 1}]}
+
+
+async def test_feedback_needs_a_token_off_loopback(smoke_registry: Path, tmp_path: Path) -> None:
+    async with _feedback_client(smoke_registry, tmp_path / "remote.db", "203.0.113.9") as client:
+        denied = await client.post(FEEDBACK_PATH, json=FEEDBACK_BODY)
+        assert denied.status_code == 401 and "s3cr3t" not in denied.text
+        ok = await client.post(
+            FEEDBACK_PATH, json=FEEDBACK_BODY, headers={"authorization": "Bearer s3cr3t-admin"}
+        )
+        assert ok.status_code == 200 and ok.json()["unknown"] == ["x"]
 
 
 async def test_feedback_relayed_by_a_local_proxy_needs_a_token(
-    make_app: Any, smoke_registry: Path, tmp_path: Path
+    smoke_registry: Path, tmp_path: Path
 ) -> None:
     """A proxy on this machine connects from loopback; the client behind it is not local."""
-    import random as _random
-
-    from abgate.gateway.server import build_app
-    from abgate.gateway.settings import ServerSettings
-
-    app = build_app(
-        ServerSettings(
-            registry=str(smoke_registry),
-            events_db=str(tmp_path / "proxied.db"),
-            admin_token="s3cr3t-admin",
-        ),  # type: ignore[arg-type]
-        config=make_config(),
-        rng=_random.Random(1),
-    )
-    await app.startup()
-    try:
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            path = f"/v2/experiments/{EXPERIMENT}/feedback"
-            body = {"feedback": [{"id": "x", "truth": 1}]}
-            local = await client.post(path, json=body)
-            assert local.status_code == 200  # a loopback client needs no token
-            for relayed in ({"x-forwarded-for": "203.0.113.9"}, {"forwarded": "for=203.0.113.9"}):
-                denied = await client.post(path, json=body, headers=relayed)
-                assert denied.status_code == 401, relayed
-    finally:
-        await app.shutdown()
+    async with _feedback_client(smoke_registry, tmp_path / "proxied.db", "127.0.0.1") as client:
+        local = await client.post(FEEDBACK_PATH, json=FEEDBACK_BODY)
+        assert local.status_code == 200  # a loopback client needs no token
+        for relayed in ({"x-forwarded-for": "203.0.113.9"}, {"forwarded": "for=203.0.113.9"}):
+            denied = await client.post(FEEDBACK_PATH, json=FEEDBACK_BODY, headers=relayed)
+            assert denied.status_code == 401, relayed
