@@ -76,8 +76,11 @@ def payload(registry: Registry) -> bytes:
     return orjson.dumps(body)
 
 
-def wrk(url: str, body: Path, connections: int, duration: int) -> dict[str, float]:
-    env = dict(os.environ, ABGATE_BODY=str(body), ABGATE_HEADER="")
+def wrk(
+    url: str, body: Path, connections: int, duration: int, header: str = ""
+) -> dict[str, float]:
+    """One wrk run POSTing ``body`` (plus ``header``, "name: value"): rate, latency, errors."""
+    env = dict(os.environ, ABGATE_BODY=str(body), ABGATE_HEADER=header)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", str(LUA), url],
         capture_output=True,
@@ -88,6 +91,7 @@ def wrk(url: str, body: Path, connections: int, duration: int) -> dict[str, floa
     r = json.loads(next(ln for ln in out.splitlines() if ln.startswith("{")))
     errors = sum(r[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_timeout"))
     return {
+        "requests": r["requests"],
         "rps": r["requests"] / (r["duration_us"] / 1e6),
         "p50_ms": r["p50_us"] / 1000,
         "p99_ms": r["p99_us"] / 1000,

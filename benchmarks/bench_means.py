@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -38,7 +37,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _servers import ROOT, free_port, running
-from bench_gateway import INFER, LUA, RESULTS, children, payload, wait_for_line
+from bench_gateway import INFER, RESULTS, children, payload, wait_for_line, wrk
 
 from abgate.registry.store import Registry
 
@@ -71,19 +70,6 @@ def cpu_ticks(pids: list[int]) -> int:
             fields = fh.read().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total
-
-
-def wrk(url: str, body: Path, header: str, duration: int) -> dict[str, Any]:
-    env = dict(os.environ, ABGATE_BODY=str(body), ABGATE_HEADER=header)
-    out = subprocess.run(
-        ["wrk", "-t1", "-c16", f"-d{duration}s", "-s", str(LUA), url],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    ).stdout
-    r: dict[str, Any] = json.loads(next(ln for ln in out.splitlines() if ln.startswith("{")))
-    return r
 
 
 @contextlib.contextmanager
@@ -143,23 +129,14 @@ def main() -> None:
         for variant in args.only:
             body, header = (bin_body, bin_header) if variant == "binary" else (json_body, "")
             with gateway(variant, args.registry, tmp) as (url, pids):
-                wrk(url + INFER, body, header, 2)  # warm-up
+                wrk(url + INFER, body, 16, 2, header)  # warm-up
                 runs = []
                 for _ in range(args.runs):
                     before = cpu_ticks(pids)
-                    r = wrk(url + INFER, body, header, args.duration)
+                    r = wrk(url + INFER, body, 16, args.duration, header)
                     used = (cpu_ticks(pids) - before) * tick_us
-                    errors = r["non_2xx"] + sum(
-                        r[k] for k in ("errors_connect", "errors_read", "errors_write")
-                    )
-                    runs.append(
-                        {
-                            "rps": r["requests"] / (r["duration_us"] / 1e6),
-                            "p99_ms": r["p99_us"] / 1000,
-                            "cpu_us_per_req": used / max(r["requests"], 1),
-                            "errors": errors,
-                        }
-                    )
+                    r["cpu_us_per_req"] = used / max(r["requests"], 1)
+                    runs.append(r)
             med = {
                 k: round(statistics.median(x[k] for x in runs), 2)
                 for k in ("rps", "p99_ms", "cpu_us_per_req")

@@ -13,33 +13,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-def test_gateway_benchmark_harness_runs(smoke_registry: Path, tmp_path: Path) -> None:
+def run_bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
     if shutil.which("wrk") is None:
         pytest.skip("wrk not installed (Debian package wrk; `make bench` needs it)")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_gateway.py"),
-            "--only",
-            "abgate",
-            "hello",
-            "abgate-2w",
-            "hello-2w",
-            "--runs",
-            "1",
-            "--duration",
-            "1",
-            "--connections",
-            "4",
-            "--registry",
-            str(smoke_registry),
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    argv = [sys.executable, str(ROOT / "benchmarks" / script), *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_gateway_benchmark_harness_runs(smoke_registry: Path, tmp_path: Path) -> None:
+    proc = run_bench(
+        "bench_gateway.py",
+        *("--only", "abgate", "hello", "abgate-2w", "hello-2w"),
+        *("--runs", "1", "--duration", "1", "--connections", "4"),
+        *("--registry", str(smoke_registry), "--out", str(tmp_path)),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads((tmp_path / "gateway.json").read_text())
@@ -52,27 +39,10 @@ def test_gateway_benchmark_harness_runs(smoke_registry: Path, tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_means_benchmark_harness_runs(smoke_registry: Path, tmp_path: Path) -> None:
-    if shutil.which("wrk") is None:
-        pytest.skip("wrk not installed (Debian package wrk; `make bench` needs it)")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_means.py"),
-            "--only",
-            "default",
-            "binary",
-            "--runs",
-            "1",
-            "--duration",
-            "1",
-            "--registry",
-            str(smoke_registry),
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    proc = run_bench(
+        "bench_means.py",
+        *("--only", "default", "binary", "--runs", "1", "--duration", "1"),
+        *("--registry", str(smoke_registry), "--out", str(tmp_path)),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads((tmp_path / "means.json").read_text())
