@@ -1,15 +1,14 @@
 """Adaptive micro-batching: concurrent requests for one model share one ONNX Runtime call.
 
 A request's rows are queued and a flush is scheduled ``wait_turns`` (default 2) turns of the
-event loop later: the
-first turn runs every request task that was already ready, the second also takes the requests
-read in the I/O poll between the turns. So everything that arrived while the loop was busy
-(parsing other requests, writing responses) goes into the same call. There is no timer: an idle
-gateway adds two loop turns of latency (tens of µs), a busy one batches as much as arrives, up
-to ``max_batch_size`` rows. Measured at 16 connections, the second turn doubles the rows per
-call and cuts the gateway's CPU per request by about 8% (``benchmarks/bench_means.py``). One
-call of 16 windows costs little more than one call of one; the per-call overhead of a small graph
-is what dominates.
+event loop later: the first turn runs every request task that was already ready, the second also
+takes the requests read in the I/O poll between the turns. So everything that arrived while the
+loop was busy (parsing other requests, writing responses) goes into the same call. There is no
+timer: an idle gateway adds two loop turns of latency (tens of µs), a busy one batches as much
+as arrives, up to ``max_batch_size`` rows. Measured at 16 connections, one turn instead of two
+costs about 14 % more CPU per request (``benchmarks/bench_means.py``). One call of 16 windows
+costs little more than one call of one; the per-call overhead of a small graph is what
+dominates.
 """
 
 from __future__ import annotations
