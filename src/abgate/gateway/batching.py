@@ -6,7 +6,7 @@ takes the requests read in the I/O poll between the turns. So everything that ar
 loop was busy (parsing other requests, writing responses) goes into the same call. There is no
 timer: an idle gateway adds two loop turns of latency (tens of µs), a busy one batches as much
 as arrives, up to ``max_batch_size`` rows. Measured at 16 connections, one turn instead of two
-costs about 14 % more CPU per request (``benchmarks/bench_means.py``). One call of 16 windows
+costs about 13 % more CPU per request (``benchmarks/bench_means.py``). One call of 16 windows
 costs little more than one call of one; the per-call overhead of a small graph is what
 dominates.
 """
